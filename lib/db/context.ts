@@ -16,3 +16,18 @@ export async function withUserContext<T>(
     return fn(tx);
   });
 }
+
+/**
+ * Runs `fn` in one transaction acting for a workspace without a person: the ingest path, after an
+ * API key was verified. Policies let this context write raw rows of that one workspace only.
+ */
+export async function withWorkspaceContext<T>(
+  workspaceId: string,
+  fn: (tx: Tx) => Promise<T>,
+  client: PrismaClient = appPrisma(),
+): Promise<T> {
+  return client.$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT set_config('app.current_workspace_id', ${workspaceId}, true)`;
+    return fn(tx);
+  });
+}
