@@ -1,0 +1,6 @@
+import type { BenchContext, BenchResult } from "./types";
+
+export type BenchSection = { name: string; run: (ctx: BenchContext) => Promise<BenchResult[]> };
+
+/** Every area's benchmark, in the order `npm run bench` runs them. */
+export const BENCH_SECTIONS: BenchSection[] = [];
