@@ -1,0 +1,269 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "@/lib/testing/db";
+import { METRIC_NAMES, type MetricName } from "./definitions";
+import { MetricQueryError } from "./errors";
+import { queryMetric, queryMetricTotal } from "./query";
+import { WORLD_FROM_DAY, WORLD_TO_DAY, WORLD_TZ, buildMetricWorld, type MetricWorld } from "./testkit";
+
+let db: TestDatabase;
+let world: MetricWorld;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  world = await buildMetricWorld(db.owner);
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+const FMT = `'YYYY-MM-DD"T"HH24:MI:SS'`;
+const RUN_TS = "r.started_at";
+
+/**
+ * The oracle: each metric computed straight from the RAW rows with plain SQL (percentile_cont,
+ * count(DISTINCT)), independent of the rollups and of the catalogue's SQL.
+ */
+function rawSql(metric: MetricName, bucketExpr: (ts: string) => string, extraWhere = "TRUE"): string {
+  const runs = (value: string) =>
+    `SELECT ${bucketExpr(RUN_TS)} AS bucket, (${value})::float8 AS v FROM public.agent_runs r
+     WHERE r.workspace_id = $1 AND ${extraWhere} GROUP BY 1`;
+  const calls = (value: string) =>
+    `SELECT ${bucketExpr("l.created_at")} AS bucket, (${value})::float8 AS v FROM public.llm_usage_logs l
+     WHERE l.workspace_id = $1 GROUP BY 1`;
+  const finished = "count(*) FILTER (WHERE r.status <> 'running')";
+  const pct = (f: number) => `percentile_cont(${f}) WITHIN GROUP (ORDER BY r.runtime_seconds) FILTER (WHERE r.status <> 'running')`;
+  const activity = `SELECT user_id, created_at AS at FROM analytics.user_activity WHERE workspace_id = $1
+      UNION ALL SELECT user_id, started_at FROM public.agent_runs WHERE workspace_id = $1
+      UNION ALL SELECT user_id, created_at FROM public.llm_usage_logs WHERE workspace_id = $1`;
+  switch (metric) {
+    case "runs":
+      return runs("count(*)");
+    case "runs_completed":
+      return runs("count(*) FILTER (WHERE r.status = 'completed')");
+    case "runs_failed":
+      return runs("count(*) FILTER (WHERE r.status = 'failed')");
+    case "runs_cancelled":
+      return runs("count(*) FILTER (WHERE r.status = 'cancelled')");
+    case "success_rate":
+      return runs(`100.0 * count(*) FILTER (WHERE r.status = 'completed') / nullif(${finished}, 0)`);
+    case "error_rate":
+      return runs(`100.0 * count(*) FILTER (WHERE r.status = 'failed') / nullif(${finished}, 0)`);
+    case "runtime_avg":
+      return runs("avg(r.runtime_seconds) FILTER (WHERE r.status <> 'running')");
+    case "runtime_p50":
+      return runs(pct(0.5));
+    case "runtime_p95":
+      return runs(pct(0.95));
+    case "runtime_p99":
+      return runs(pct(0.99));
+    case "credits":
+      return runs("sum(r.credits_consumed)");
+    case "prompt_tokens":
+      return calls("sum(l.prompt_tokens)");
+    case "completion_tokens":
+      return calls("sum(l.completion_tokens)");
+    case "total_tokens":
+      return calls("sum(l.total_tokens)");
+    case "cost_usd":
+      return calls("coalesce(sum(l.total_cost_usd), 0)");
+    case "llm_calls":
+      return calls("count(*)");
+    case "unpriced_llm_calls":
+      return calls("count(*) FILTER (WHERE l.total_cost_usd IS NULL)");
+    case "llm_latency_p95":
+      return calls("percentile_cont(0.95) WITHIN GROUP (ORDER BY l.latency_ms)");
+    case "active_users":
+      return `SELECT ${bucketExpr("a.at")} AS bucket, count(DISTINCT a.user_id)::float8 AS v FROM (${activity}) a GROUP BY 1`;
+    case "new_users":
+      return `SELECT ${bucketExpr("f.at")} AS bucket, count(*)::float8 AS v
+              FROM (SELECT user_id, min(at) AS at FROM (${activity}) a GROUP BY user_id) f GROUP BY 1`;
+  }
+}
+
+async function rawSeries(metric: MetricName, granularity: "day" | "week", extraWhere?: string): Promise<Map<string, number | null>> {
+  const bucket = (ts: string) => `to_char(date_trunc('${granularity}', ${ts} AT TIME ZONE '${WORLD_TZ}'), ${FMT})`;
+  const { rows } = await db.owner.query<{ bucket: string; v: number | null }>(rawSql(metric, bucket, extraWhere), [world.workspaceId]);
+  return new Map(rows.map((r) => [r.bucket, r.v]));
+}
+
+function expectClose(actual: number | null, expected: number | null, metric: MetricName, where: string) {
+  if (expected === null) {
+    expect(actual, `${metric} ${where}`).toBeNull();
+    return;
+  }
+  expect(actual, `${metric} ${where}`).not.toBeNull();
+  // Percentiles come from ≤1 %-relative-error histograms (migration 0025); everything else is exact.
+  const tolerance = metric.includes("_p") ? Math.abs(expected) * 0.0101 + 1e-9 : 1e-6;
+  expect(Math.abs((actual ?? 0) - expected), `${metric} ${where}: ${actual} vs ${expected}`).toBeLessThanOrEqual(tolerance);
+}
+
+const workspace = () => ({ id: world.workspaceId, timezone: WORLD_TZ });
+
+describe("queryMetric against SQL over raw rows", () => {
+  for (const metric of METRIC_NAMES) {
+    for (const granularity of ["day", "week"] as const) {
+      it(`${metric} by ${granularity}`, async () => {
+        const result = await queryMetric(db.ownerPrisma, {
+          workspace: workspace(),
+          metric,
+          from: WORLD_FROM_DAY,
+          to: WORLD_TO_DAY,
+          granularity,
+        });
+        const expected = await rawSeries(metric, granularity);
+        expect(result.series).toHaveLength(1);
+        const additive = !["success_rate", "error_rate", "runtime_avg", "runtime_p50", "runtime_p95", "runtime_p99", "llm_latency_p95"].includes(metric);
+        for (const point of result.series[0].points) {
+          const local = point.t.slice(0, 19);
+          const want = expected.get(local) ?? (additive ? 0 : null);
+          expectClose(point.v, want, metric, local);
+        }
+      });
+    }
+  }
+});
+
+describe("hand-computed numbers", () => {
+  it("counts runs by start time in the workspace's day, grouped by status and agent", async () => {
+    // Run r3 starts 2026-03-02 23:00 UTC = 2026-03-03 00:00 in Berlin: it belongs to March 3.
+    const byDay = await queryMetric(db.ownerPrisma, {
+      workspace: workspace(),
+      metric: "runs",
+      from: "2026-03-02",
+      to: "2026-03-04",
+      granularity: "day",
+    });
+    expect(byDay.series[0].points).toEqual([
+      { t: "2026-03-02T00:00:00+01:00", v: 3 },
+      { t: "2026-03-03T00:00:00+01:00", v: 3 },
+      { t: "2026-03-04T00:00:00+01:00", v: 1 },
+    ]);
+    const byStatus = await queryMetric(db.ownerPrisma, {
+      workspace: workspace(),
+      metric: "runs",
+      from: WORLD_FROM_DAY,
+      to: WORLD_TO_DAY,
+      granularity: "month",
+      groupBy: "status",
+    });
+    const totals = Object.fromEntries(byStatus.series.map((s) => [s.key, s.points[0].v]));
+    expect(totals).toEqual({ completed: 7, failed: 3, cancelled: 1, running: 1 });
+    // The 12th run (2026-03-14) is in the range too.
+    expect(byStatus.series.reduce((n, s) => n + (s.points[0].v ?? 0), 0)).toBe(12);
+  });
+
+  it("KPI totals over a range with the previous period", async () => {
+    const total = await queryMetricTotal(db.ownerPrisma, {
+      workspace: workspace(),
+      metric: "success_rate",
+      from: "2026-03-09",
+      to: "2026-03-15",
+    });
+    // Week of March 9: runs r8 completed, r9 failed, r10 completed, r11 completed → 3 of 4.
+    expect(total.value).toBeCloseTo(75, 9);
+    // Week of March 2: r0, r1, r3, r7 completed; r2, r6 failed; r4 cancelled → 4 of 7.
+    expect(total.previous).toBeCloseTo((400 / 7), 9);
+    const active = await queryMetricTotal(db.ownerPrisma, { workspace: workspace(), metric: "active_users", from: "2026-03-09", to: "2026-03-15" });
+    expect(active.value).toBe(3);
+    const cost = await queryMetricTotal(db.ownerPrisma, { workspace: workspace(), metric: "cost_usd", from: WORLD_FROM_DAY, to: WORLD_TO_DAY });
+    expect(cost.value).toBeCloseTo(0.012 + 0.006 + 0.03 + 0.0003 + 0.009 + 0.05 + 0.005, 9);
+    const unpriced = await queryMetricTotal(db.ownerPrisma, { workspace: workspace(), metric: "unpriced_llm_calls", from: WORLD_FROM_DAY, to: WORLD_TO_DAY });
+    expect(unpriced.value).toBe(1);
+  });
+
+  it("groups credits by agent and tokens by user and stage", async () => {
+    const credits = await queryMetric(db.ownerPrisma, {
+      workspace: workspace(),
+      metric: "credits",
+      from: WORLD_FROM_DAY,
+      to: WORLD_TO_DAY,
+      granularity: "month",
+      groupBy: "agent",
+    });
+    const byKey = Object.fromEntries(credits.series.map((s) => [s.key, s.points[0].v]));
+    expect(credits.series.map((s) => s.label).sort()).toEqual(["Agent 1", "Agent 2"]);
+    const agentOf = async (external: string) =>
+      (await db.owner.query<{ id: string }>(`SELECT id FROM public.agents WHERE external_id = $1`, [external])).rows[0].id;
+    expect(byKey).toEqual({
+      [await agentOf("a1")]: 1.5 + 2.25 + 4 + 2 + 1,
+      [await agentOf("a2")]: 0.5 + 3 + 1 + 0.25 + 5,
+    });
+    const tokens = await queryMetric(db.ownerPrisma, {
+      workspace: workspace(),
+      metric: "total_tokens",
+      from: WORLD_FROM_DAY,
+      to: WORLD_TO_DAY,
+      granularity: "month",
+      groupBy: "user",
+    });
+    expect(Object.fromEntries(tokens.series.map((s) => [s.label, s.points[0].v]))).toEqual({
+      "User 1": 1200 + 330 + 950,
+      "User 2": 600 + 2400 + 3100,
+      "User 3": 1800 + 480,
+    });
+    const stages = await queryMetric(db.ownerPrisma, {
+      workspace: workspace(),
+      metric: "prompt_tokens",
+      from: WORLD_FROM_DAY,
+      to: WORLD_TO_DAY,
+      granularity: "month",
+      groupBy: "stage",
+    });
+    expect(Object.fromEntries(stages.series.map((s) => [s.key, s.points[0].v]))).toEqual({ retrieve: 200, extract: 600 });
+  });
+
+  it("filters by agent and by user", async () => {
+    const agentRuns = await queryMetricTotal(db.ownerPrisma, {
+      workspace: workspace(),
+      metric: "runs",
+      from: WORLD_FROM_DAY,
+      to: WORLD_TO_DAY,
+      filters: { agentId: world.agentIds[0] },
+    });
+    const expected = await db.owner.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM public.agent_runs WHERE workspace_id = $1 AND agent_id = $2`,
+      [world.workspaceId, world.agentIds[0]],
+    );
+    expect(agentRuns.value).toBe(expected.rows[0].n);
+    const userRuns = await queryMetricTotal(db.ownerPrisma, {
+      workspace: workspace(),
+      metric: "runs",
+      from: WORLD_FROM_DAY,
+      to: WORLD_TO_DAY,
+      filters: { userId: world.userIds[0] },
+    });
+    const expectedUser = await db.owner.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM public.agent_runs WHERE workspace_id = $1 AND user_id = $2`,
+      [world.workspaceId, world.userIds[0]],
+    );
+    expect(userRuns.value).toBe(expectedUser.rows[0].n);
+  });
+});
+
+describe("clear 400s", () => {
+  const base = { workspace: { id: "00000000-0000-0000-0000-000000000000", timezone: "UTC" }, from: "2026-01-01", to: "2026-01-31", granularity: "day" };
+  it.each([
+    [{ metric: "nope" }, "unknown_metric", /Unknown metric "nope"/],
+    [{ metric: "runs", groupBy: "color" }, "invalid_group_by", /Unknown groupBy/],
+    [{ metric: "active_users", groupBy: "model" }, "invalid_group_by", /cannot be grouped by "model"/],
+    [{ metric: "runs", granularity: "minute" }, "invalid_granularity", /Use one of: hour, day, week, month/],
+    [{ metric: "runs", from: "2026-02-01" }, "invalid_range", /must be before/],
+    [{ metric: "runs", from: "yesterday" }, "invalid_range", /YYYY-MM-DD/],
+    [{ metric: "runs", granularity: "hour", from: "2025-01-01" }, "too_many_buckets", /coarser granularity/],
+    [{ metric: "runs", filters: { agentId: "x" } }, "invalid_filter", /must be a UUID/],
+    [{ metric: "runs", filters: { provider: "openai" } }, "invalid_filter", /cannot be filtered by "provider"/],
+  ])("%j → %s", async (override, code, message) => {
+    const error = await queryMetric(db.ownerPrisma, { ...base, ...override }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MetricQueryError);
+    expect((error as MetricQueryError).code).toBe(code);
+    expect((error as MetricQueryError).message).toMatch(message);
+  });
+
+  it("refuses a combination no rollup serves, saying what is supported", async () => {
+    const error = await queryMetric(db.ownerPrisma, { ...base, metric: "runs", granularity: "hour", to: "2026-01-02", groupBy: "user" }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(MetricQueryError);
+    expect((error as MetricQueryError).message).toMatch(/Supported: granularity hour\/day/);
+  });
+});
