@@ -32,7 +32,10 @@ describe("authenticateCredentials", () => {
   it("returns null for a wrong password, an unknown e-mail, an account without password and junk input", async () => {
     expect(await authenticateCredentials({ email: "ada@example.test", password: "wrong" }, db.ownerPrisma)).toBeNull();
     expect(
-      await authenticateCredentials({ email: "nobody@example.test", password: "correct horse battery" }, db.ownerPrisma),
+      await authenticateCredentials(
+        { email: "nobody@example.test", password: "correct horse battery" },
+        db.ownerPrisma,
+      ),
     ).toBeNull();
     expect(await authenticateCredentials({ email: "nopass@example.test", password: "x" }, db.ownerPrisma)).toBeNull();
     expect(await authenticateCredentials({ email: "not an email", password: "x" }, db.ownerPrisma)).toBeNull();

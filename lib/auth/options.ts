@@ -5,9 +5,6 @@ import type { PrismaClient } from "@/lib/generated/prisma/client";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
 import { ownerPrisma } from "@/lib/db/prisma";
 
-/** Shown for every failed sign-in: never says whether the e-mail exists. */
-export const SIGN_IN_ERROR = "Email or password is incorrect";
-
 export const credentialsSchema = z.object({
   email: z.string().trim().toLowerCase().pipe(z.email().max(320)),
   password: z.string().min(1).max(1024),

@@ -1,4 +1,4 @@
-import { Algorithm, hash, verify } from "@node-rs/argon2";
+import { hash, verify, type Algorithm } from "@node-rs/argon2";
 import { z } from "zod";
 
 /**
@@ -6,8 +6,11 @@ import { z } from "zod";
  * per hash on one core, slow enough to make offline guessing expensive, fast enough for sign-in.
  * The parameters are stored inside the PHC string, so raising them later keeps old hashes valid.
  */
+// Algorithm is an ambient const enum (not importable as a value under isolatedModules): 2 = Argon2id.
+const ARGON2ID: Algorithm.Argon2id = 2;
+
 export const ARGON2_OPTIONS = {
-  algorithm: Algorithm.Argon2id,
+  algorithm: ARGON2ID,
   memoryCost: 19 * 1024, // KiB
   timeCost: 2,
   parallelism: 1,
