@@ -127,15 +127,15 @@ describe("resolveWorkspaceAccess", () => {
   });
 
   it("re-reads membership on every call: a removed member loses access at once", async () => {
-    await db.owner.query("INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, 'admin')", [
-      ids["ws:initech"],
-      ids.viewer,
-    ]);
+    await db.owner.query(
+      "INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, 'admin')",
+      [ids["ws:initech"], ids.viewer],
+    );
     expect(await statusOf("viewer", "initech", "members.manage")).toBe(200);
-    await db.owner.query("UPDATE public.workspace_members SET role = 'viewer' WHERE workspace_id = $1 AND account_id = $2", [
-      ids["ws:initech"],
-      ids.viewer,
-    ]);
+    await db.owner.query(
+      "UPDATE public.workspace_members SET role = 'viewer' WHERE workspace_id = $1 AND account_id = $2",
+      [ids["ws:initech"], ids.viewer],
+    );
     expect(await statusOf("viewer", "initech", "members.manage")).toBe(403);
     await db.owner.query("DELETE FROM public.workspace_members WHERE workspace_id = $1 AND account_id = $2", [
       ids["ws:initech"],

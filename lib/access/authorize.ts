@@ -92,7 +92,7 @@ export async function resolveWorkspaceAccess(
   // A token for an account that no longer exists is as good as no session.
   if (rows.length === 0) throw new AccessError(401);
   const row = accessRowSchema.parse(rows[0]);
-  const account = { id: row.account_id, email: row.email, name: row.account_name };
+  const account = accountSchema.parse({ id: row.account_id, email: row.email, name: row.account_name });
   if (row.workspace_id === null || (row.role === null && !row.is_platform_admin)) throw new AccessError(404);
   const workspace = workspaceSchema.parse({
     id: row.workspace_id,
@@ -211,7 +211,10 @@ export function withApiErrors<Args extends unknown[]>(
 }
 
 /** Parses a JSON request body with a schema (400 on malformed JSON or invalid fields). */
-export async function readJsonBody<Schema extends z.ZodType>(request: Request, schema: Schema): Promise<z.infer<Schema>> {
+export async function readJsonBody<Schema extends z.ZodType>(
+  request: Request,
+  schema: Schema,
+): Promise<z.infer<Schema>> {
   let body: unknown;
   try {
     body = await request.json();

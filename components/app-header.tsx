@@ -1,0 +1,60 @@
+import Link from "next/link";
+import type { ReadableWorkspace } from "@/lib/access/authorize";
+import { SignOutButton } from "./sign-out-button";
+
+type HeaderProps = {
+  account: { email: string; name: string | null };
+  current: { slug: string; name: string };
+  workspaces: ReadableWorkspace[];
+};
+
+/**
+ * Product name, workspace switcher and account menu. Menus are <details> elements: they open
+ * with the keyboard and without JavaScript, and the switcher is plain links.
+ */
+export function AppHeader({ account, current, workspaces }: HeaderProps) {
+  return (
+    <div className="app-header-inner">
+      <Link href="/" className="brand">
+        {/* eslint-disable-next-line @next/next/no-img-element -- a static 22 px SVG needs no optimisation */}
+        <img src="/logo.svg" alt="" className="brand-mark" />
+        Pulseboard
+      </Link>
+      <details className="menu">
+        <summary className="button button-small" aria-label={`Workspace: ${current.name}. Switch workspace`}>
+          {current.name} <span aria-hidden="true">▾</span>
+        </summary>
+        <div className="menu-panel menu-panel-left">
+          <p className="menu-heading">Workspaces</p>
+          <ul className="menu-list">
+            {workspaces.map((workspace) => (
+              <li key={workspace.id}>
+                <Link
+                  className="menu-item"
+                  href={`/w/${workspace.slug}`}
+                  aria-current={workspace.slug === current.slug ? "page" : undefined}
+                >
+                  <span>{workspace.name}</span>
+                  <span className="menu-meta">{workspace.role ?? "platform admin"}</span>
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </div>
+      </details>
+      <span className="header-spacer" />
+      <details className="menu">
+        <summary className="button button-small" aria-label="Account menu">
+          {account.name ?? account.email} <span aria-hidden="true">▾</span>
+        </summary>
+        <div className="menu-panel">
+          <p className="menu-heading">Signed in as</p>
+          <p className="menu-item">{account.email}</p>
+          <div className="menu-item">
+            <SignOutButton className="button button-small" />
+          </div>
+        </div>
+      </details>
+    </div>
+  );
+}

@@ -1,0 +1,255 @@
+"use client";
+
+import { useId, useState } from "react";
+import {
+  Area,
+  Bar,
+  CartesianGrid,
+  ComposedChart,
+  Line,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+  type TooltipContentProps,
+} from "recharts";
+import { formatDay, formatValue, type ValueFormat } from "../format";
+
+/**
+ * One Recharts wrapper for every chart (in the spirit of shadcn/ui's chart.tsx): the caller gives
+ * rows and a series config {dataKey: {label, color}}; the wrapper draws bars, lines or areas,
+ * a tooltip and a legend in those labels and colours, and a "Show as table" toggle that renders
+ * the same numbers as an HTML table (screen readers, copying, colour-blind readers).
+ * Props are plain data so server components can render it directly.
+ */
+export type ChartSeriesConfig = Record<string, { label: string; color: string }>;
+export type ChartRow = Record<string, string | number | null>;
+
+export type ChartProps = {
+  title: string;
+  description?: string;
+  kind?: "bar" | "line" | "area";
+  /** Stack the series (bars/areas); the table then gets a Total column. */
+  stacked?: boolean;
+  data: ChartRow[];
+  xKey: string;
+  /** "day": x values are YYYY-MM-DD calendar days. */
+  xFormat?: "day" | "text";
+  /** Heading of the x column in the table view. */
+  xLabel?: string;
+  valueFormat?: ValueFormat;
+  config: ChartSeriesConfig;
+  height?: number;
+};
+
+export function Chart({
+  title,
+  description,
+  kind = "bar",
+  stacked = false,
+  data,
+  xKey,
+  xFormat = "text",
+  xLabel = xFormat === "day" ? "Day" : xKey,
+  valueFormat = "integer",
+  config,
+  height,
+}: ChartProps) {
+  const [showTable, setShowTable] = useState(false);
+  const titleId = useId();
+  const series = Object.entries(config);
+  const formatX = (value: unknown) => (xFormat === "day" ? formatDay(String(value)) : String(value ?? ""));
+  const formatY = (value: unknown) => formatValue(typeof value === "number" ? value : Number(value), valueFormat);
+
+  return (
+    <section className="card" aria-labelledby={titleId}>
+      <div className="chart-header">
+        <div>
+          <h2 id={titleId} className="card-title">
+            {title}
+          </h2>
+          {description ? <p className="card-description">{description}</p> : null}
+        </div>
+        <button
+          type="button"
+          className="button button-small"
+          aria-pressed={showTable}
+          onClick={() => setShowTable((shown) => !shown)}
+        >
+          {showTable ? "Show as chart" : "Show as table"}
+        </button>
+      </div>
+      {showTable ? (
+        <ChartTable
+          title={title}
+          data={data}
+          xKey={xKey}
+          xLabel={xLabel}
+          formatX={formatX}
+          formatY={formatY}
+          series={series}
+          total={stacked}
+        />
+      ) : (
+        <>
+          <div
+            className="chart-body"
+            style={height ? { height } : undefined}
+            role="img"
+            aria-label={`${title} (chart; use "Show as table" for the numbers)`}
+          >
+            <ResponsiveContainer width="100%" height="100%">
+              <ComposedChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
+                <CartesianGrid vertical={false} />
+                <XAxis dataKey={xKey} tickFormatter={formatX} tickLine={false} axisLine={false} minTickGap={16} />
+                <YAxis
+                  tickFormatter={formatY}
+                  tickLine={false}
+                  axisLine={false}
+                  width={56}
+                  allowDecimals={valueFormat !== "integer"}
+                />
+                <Tooltip
+                  content={(props: TooltipContentProps) => (
+                    <ChartTooltip {...props} config={config} formatX={formatX} formatY={formatY} />
+                  )}
+                />
+                {series.map(([key, { label, color }], index) => {
+                  const stackId = stacked ? "stack" : undefined;
+                  if (kind === "line") {
+                    return (
+                      <Line
+                        key={key}
+                        dataKey={key}
+                        name={label}
+                        stroke={color}
+                        strokeWidth={2}
+                        dot={false}
+                        type="monotone"
+                      />
+                    );
+                  }
+                  if (kind === "area") {
+                    return (
+                      <Area
+                        key={key}
+                        dataKey={key}
+                        name={label}
+                        stroke={color}
+                        fill={color}
+                        fillOpacity={0.25}
+                        stackId={stackId}
+                        type="monotone"
+                      />
+                    );
+                  }
+                  const top = !stacked || index === series.length - 1;
+                  return (
+                    <Bar
+                      key={key}
+                      dataKey={key}
+                      name={label}
+                      fill={color}
+                      stackId={stackId}
+                      radius={top ? [3, 3, 0, 0] : 0}
+                      maxBarSize={40}
+                    />
+                  );
+                })}
+              </ComposedChart>
+            </ResponsiveContainer>
+          </div>
+          <ul className="chart-legend" aria-label="Legend">
+            {series.map(([key, { label, color }]) => (
+              <li key={key}>
+                <span className="chart-swatch" style={{ background: color }} aria-hidden="true" />
+                {label}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </section>
+  );
+}
+
+function ChartTooltip({
+  active,
+  payload,
+  label,
+  config,
+  formatX,
+  formatY,
+}: TooltipContentProps & {
+  config: ChartSeriesConfig;
+  formatX: (value: unknown) => string;
+  formatY: (value: unknown) => string;
+}) {
+  if (!active || !payload || payload.length === 0) return null;
+  return (
+    <div className="chart-tooltip">
+      <div className="chart-tooltip-label">{formatX(label)}</div>
+      {[...payload].reverse().map((entry) => {
+        const key = String(entry.dataKey ?? entry.name);
+        const item = config[key];
+        return (
+          <div className="chart-tooltip-row" key={key}>
+            <span className="chart-swatch" style={{ background: item?.color ?? entry.color }} aria-hidden="true" />
+            <span>{item?.label ?? entry.name}</span>
+            <span className="chart-tooltip-value">{formatY(entry.value)}</span>
+          </div>
+        );
+      })}
+    </div>
+  );
+}
+
+function ChartTable({
+  title,
+  data,
+  xKey,
+  xLabel,
+  formatX,
+  formatY,
+  series,
+  total,
+}: {
+  title: string;
+  data: ChartRow[];
+  xKey: string;
+  xLabel: string;
+  formatX: (value: unknown) => string;
+  formatY: (value: unknown) => string;
+  series: [string, { label: string; color: string }][];
+  total: boolean;
+}) {
+  return (
+    <div className="table-wrap">
+      <table className="data-table">
+        <caption>{title}</caption>
+        <thead>
+          <tr>
+            <th scope="col">{xLabel}</th>
+            {series.map(([key, { label }]) => (
+              <th scope="col" key={key}>
+                {label}
+              </th>
+            ))}
+            {total ? <th scope="col">Total</th> : null}
+          </tr>
+        </thead>
+        <tbody>
+          {data.map((row, index) => (
+            <tr key={`${String(row[xKey])}-${index}`}>
+              <th scope="row">{formatX(row[xKey])}</th>
+              {series.map(([key]) => (
+                <td key={key}>{formatY(row[key])}</td>
+              ))}
+              {total ? <td>{formatY(series.reduce((sum, [key]) => sum + (Number(row[key]) || 0), 0))}</td> : null}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,7 @@
+/**
+ * The workspace navigation, in order. Add an entry when a page exists (paths are relative to
+ * /w/<slug>; "" is the overview). `match: "exact"` keeps Overview from matching every sub-page.
+ */
+export type WorkspaceNavItem = { label: string; path: string; match?: "exact" | "prefix" };
+
+export const WORKSPACE_NAV: readonly WorkspaceNavItem[] = [{ label: "Overview", path: "", match: "exact" }];
