@@ -1,0 +1,378 @@
+import pg from "pg";
+import { z } from "zod";
+import { rollupSteps, type RollupStep } from "./steps";
+
+/**
+ * The rollup engine: turns dirty (workspace, UTC hour) marks into recomputed rollup rows.
+ *
+ * Incremental (`refreshDirtyRollups`): per workspace, one transaction takes a per-workspace advisory
+ * lock (a second worker skips that workspace instead of racing), claims dirty hours with
+ * `FOR UPDATE SKIP LOCKED` by deleting them, maps them to the workspace-local days they touch, runs
+ * every registered step, and queues the UTC hours for the platform-wide rows — all in the same
+ * transaction, so a failed recompute rolls the claim back and the hours stay dirty. Platform-wide
+ * rows then follow the same pattern from analytics.rollup_platform_dirty_hours.
+ *
+ * Backfill (`rebuildRollups`): set-based, one call per step per chunk of days, progress recorded in
+ * analytics.rollup_rebuild_progress so an interrupted rebuild continues where it stopped.
+ * All aggregation happens in the SQL step functions (migration 0020 and later).
+ */
+
+export type RollupSource = string | pg.Pool;
+
+// Advisory lock classes (two-key form): (class, hashtext(workspace id)) per workspace, one key for
+// the platform-wide rows. Backfills take the same locks, so they never race the incremental job.
+const WORKSPACE_LOCK_CLASS = 7_202_620;
+const PLATFORM_LOCK_CLASS = 7_202_621;
+
+async function withPool<T>(source: RollupSource, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+  if (typeof source !== "string") return fn(source);
+  const pool = new pg.Pool({ connectionString: source, max: 2 });
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+type Periods = { hours: string[]; days: string[] };
+
+/** Runs every step for one scope (a workspace id, or null = platform-wide rows). */
+async function runSteps(
+  client: pg.PoolClient,
+  steps: RollupStep[],
+  workspaceId: string | null,
+  periods: Periods,
+  includeWorkspaceSteps: boolean,
+): Promise<Record<string, number>> {
+  const written: Record<string, number> = {};
+  for (const step of steps) {
+    if (workspaceId === null && !step.platform) continue;
+    // step.sqlFunction passed the registry's identifier regex: safe to interpolate.
+    let result: pg.QueryResult<{ n: number | null }>;
+    if (step.grain === "hour") {
+      if (periods.hours.length === 0) continue;
+      result = await client.query(`SELECT ${step.sqlFunction}($1::uuid, $2::timestamptz[])::integer AS n`, [
+        workspaceId,
+        periods.hours,
+      ]);
+    } else if (step.grain === "day") {
+      if (periods.days.length === 0) continue;
+      result = await client.query(`SELECT ${step.sqlFunction}($1::uuid, $2::date[])::integer AS n`, [
+        workspaceId,
+        periods.days,
+      ]);
+    } else {
+      if (!includeWorkspaceSteps) continue;
+      result = await client.query(`SELECT ${step.sqlFunction}($1::uuid) IS NOT NULL AS n`, [workspaceId]);
+    }
+    written[step.name] = (written[step.name] ?? 0) + Number(result.rows[0]?.n ?? 0);
+  }
+  return written;
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>) {
+  for (const [key, value] of Object.entries(from)) into[key] = (into[key] ?? 0) + value;
+}
+
+export type RefreshStats = {
+  workspaces: number;
+  claimedHours: number;
+  workspaceDays: number;
+  platformHours: number;
+  platformDays: number;
+  /** Workspaces another worker held the lock of (they are processed by that worker). */
+  skippedLocked: number;
+  rowsWritten: Record<string, number>;
+  durationMs: number;
+};
+
+export type RefreshOptions = {
+  /** Dirty hours claimed per workspace per transaction (bounds transaction length). */
+  batchHours?: number;
+  steps?: RollupStep[];
+  log?: (line: string) => void;
+};
+
+/** SQL tail mapping the `claimed` hours to UTC hour strings and the local days (zone = param tz). */
+const periodsOfClaim = (tzParam: string) => `
+  , periods AS (
+      SELECT array(SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') FROM claimed ORDER BY hour) AS hours,
+             array(SELECT DISTINCT ((hour + o.offset_from_start) AT TIME ZONE ${tzParam}::text)::date::text
+                   FROM claimed, (VALUES (interval '0'), (interval '1 hour' - interval '1 microsecond')) AS o(offset_from_start)
+                   ORDER BY 1) AS days
+  )`;
+
+/** Claims and recomputes one batch of one workspace's dirty hours. null = locked by another worker. */
+async function refreshWorkspaceBatch(
+  pool: pg.Pool,
+  workspaceId: string,
+  steps: RollupStep[],
+  batchHours: number,
+): Promise<{ hours: number; days: number; written: Record<string, number> } | null> {
+  return inTransaction(pool, async (client) => {
+    const locked = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok", [
+      WORKSPACE_LOCK_CLASS,
+      workspaceId,
+    ]);
+    if (!locked.rows[0].ok) return null;
+    const claim = await client.query<Periods>(
+      `WITH picked AS (
+           SELECT hour FROM analytics.rollup_dirty_hours WHERE workspace_id = $1
+           ORDER BY hour LIMIT $2 FOR UPDATE SKIP LOCKED
+       ), claimed AS (
+           DELETE FROM analytics.rollup_dirty_hours d USING picked
+           WHERE d.workspace_id = $1 AND d.hour = picked.hour
+           RETURNING d.hour
+       ), queued_for_platform AS (
+           INSERT INTO analytics.rollup_platform_dirty_hours (hour)
+           SELECT DISTINCT hour FROM claimed ORDER BY hour
+           ON CONFLICT (hour) DO NOTHING
+       ) ${periodsOfClaim("$3")}
+       SELECT hours, days FROM periods`,
+      [workspaceId, batchHours, await timezoneOf(client, workspaceId)],
+    );
+    const periods = claim.rows[0];
+    if (periods.hours.length === 0) return { hours: 0, days: 0, written: {} };
+    const written = await runSteps(client, steps, workspaceId, periods, true);
+    return { hours: periods.hours.length, days: periods.days.length, written };
+  });
+}
+
+async function timezoneOf(client: pg.PoolClient, workspaceId: string | null): Promise<string> {
+  const { rows } = await client.query<{ tz: string }>("SELECT analytics.workspace_timezone($1::uuid) AS tz", [
+    workspaceId,
+  ]);
+  return rows[0].tz;
+}
+
+async function refreshPlatformBatch(
+  pool: pg.Pool,
+  steps: RollupStep[],
+  batchHours: number,
+): Promise<{ hours: number; days: number; written: Record<string, number> } | null> {
+  return inTransaction(pool, async (client) => {
+    const locked = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock($1, 0) AS ok", [
+      PLATFORM_LOCK_CLASS,
+    ]);
+    if (!locked.rows[0].ok) return null;
+    const claim = await client.query<Periods>(
+      `WITH picked AS (
+           SELECT hour FROM analytics.rollup_platform_dirty_hours ORDER BY hour LIMIT $1 FOR UPDATE SKIP LOCKED
+       ), claimed AS (
+           DELETE FROM analytics.rollup_platform_dirty_hours d USING picked WHERE d.hour = picked.hour
+           RETURNING d.hour
+       ) ${periodsOfClaim("$2")}
+       SELECT hours, days FROM periods`,
+      [batchHours, "UTC"],
+    );
+    const periods = claim.rows[0];
+    if (periods.hours.length === 0) return { hours: 0, days: 0, written: {} };
+    const written = await runSteps(client, steps, null, periods, true);
+    return { hours: periods.hours.length, days: periods.days.length, written };
+  });
+}
+
+/**
+ * One incremental cycle: recompute every period marked dirty, for every workspace, then the
+ * platform-wide rows. Safe to run concurrently (other workers skip locked workspaces) and
+ * repeatedly (recomputes are idempotent). A workspace whose recompute fails keeps its dirty hours;
+ * the others still complete, and the cycle throws at the end so the job is retried.
+ */
+export async function refreshDirtyRollups(source: RollupSource, options: RefreshOptions = {}): Promise<RefreshStats> {
+  const started = Date.now();
+  const steps = options.steps ?? rollupSteps();
+  const batchHours = options.batchHours ?? 500;
+  const stats: RefreshStats = {
+    workspaces: 0,
+    claimedHours: 0,
+    workspaceDays: 0,
+    platformHours: 0,
+    platformDays: 0,
+    skippedLocked: 0,
+    rowsWritten: {},
+    durationMs: 0,
+  };
+  const failures: string[] = [];
+  await withPool(source, async (pool) => {
+    const { rows } = await pool.query<{ workspace_id: string }>(
+      "SELECT DISTINCT workspace_id FROM analytics.rollup_dirty_hours ORDER BY workspace_id",
+    );
+    for (const { workspace_id: workspaceId } of rows) {
+      let touched = false;
+      try {
+        // Drain this workspace in bounded transactions; hours marked meanwhile wait for the next cycle.
+        for (let pass = 0; pass < 100; pass += 1) {
+          const batch = await refreshWorkspaceBatch(pool, workspaceId, steps, batchHours);
+          if (batch === null) {
+            stats.skippedLocked += 1;
+            break;
+          }
+          if (batch.hours === 0) break;
+          touched = true;
+          stats.claimedHours += batch.hours;
+          stats.workspaceDays += batch.days;
+          addCounts(stats.rowsWritten, batch.written);
+          if (batch.hours < batchHours) break;
+        }
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        failures.push(`workspace ${workspaceId}: ${message}`);
+        options.log?.(`rollup of workspace ${workspaceId} failed (its hours stay dirty): ${message}`);
+      }
+      if (touched) stats.workspaces += 1;
+    }
+    try {
+      for (let pass = 0; pass < 100; pass += 1) {
+        const batch = await refreshPlatformBatch(pool, steps, batchHours);
+        if (batch === null || batch.hours === 0) break;
+        stats.platformHours += batch.hours;
+        stats.platformDays += batch.days;
+        addCounts(stats.rowsWritten, batch.written);
+        if (batch.hours < batchHours) break;
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      failures.push(`platform: ${message}`);
+    }
+  });
+  stats.durationMs = Date.now() - started;
+  if (failures.length > 0) {
+    throw new Error(`rollup cycle failed for ${failures.length} scope(s): ${failures.join("; ")}`);
+  }
+  return stats;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backfill
+
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "dates are YYYY-MM-DD");
+
+export const rebuildOptionsSchema = z
+  .object({
+    from: isoDate,
+    to: isoDate,
+    workspaceId: z.guid().optional(),
+    /** Days per statement: larger chunks are faster per day but hold locks longer. */
+    chunkDays: z.number().int().min(1).max(366).default(7),
+  })
+  .refine((o) => o.from <= o.to, { message: "--from must not be after --to", path: ["from"] })
+  .refine((o) => (Date.parse(o.to) - Date.parse(o.from)) / 86_400_000 <= 3_660, {
+    message: "a rebuild covers at most 10 years",
+    path: ["to"],
+  })
+  .refine((o) => !Number.isNaN(Date.parse(o.from)) && !Number.isNaN(Date.parse(o.to)), {
+    message: "not a calendar date",
+    path: ["from"],
+  });
+export type RebuildOptions = z.input<typeof rebuildOptionsSchema>;
+
+export type RebuildProgress = { doneDays: number; totalDays: number; scope: string; throughDay: string };
+
+export type RebuildStats = {
+  scopes: number;
+  totalDays: number;
+  /** Days already done by an earlier, interrupted run with the same arguments. */
+  resumedDays: number;
+  rowsWritten: Record<string, number>;
+  durationMs: number;
+};
+
+/**
+ * Recomputes every rollup for local days [from, to] of one workspace (or all), plus the platform-wide
+ * rows of those UTC days. Resumable: progress per scope is committed with each chunk, and a rerun
+ * with the same arguments skips finished chunks. Finished rebuilds leave no progress behind.
+ */
+export async function rebuildRollups(
+  source: RollupSource,
+  options: RebuildOptions & { onProgress?: (progress: RebuildProgress) => void; steps?: RollupStep[] },
+): Promise<RebuildStats> {
+  const parsed = rebuildOptionsSchema.parse(options);
+  const steps = options.steps ?? rollupSteps();
+  const started = Date.now();
+  const rebuildKey = `${parsed.from}..${parsed.to}@${parsed.workspaceId ?? "*"}`;
+  const rowsWritten: Record<string, number> = {};
+  return withPool(source, async (pool) => {
+    if (parsed.workspaceId) {
+      const found = await pool.query("SELECT 1 FROM public.workspaces WHERE id = $1", [parsed.workspaceId]);
+      if (found.rowCount === 0) throw new Error(`workspace ${parsed.workspaceId} does not exist`);
+    }
+    await pool.query(
+      `INSERT INTO analytics.rollup_rebuild_progress (rebuild_key, scope, next_day, last_day)
+       SELECT $1, scope, $2::date, $3::date
+       FROM (SELECT id::text AS scope FROM public.workspaces WHERE $4::uuid IS NULL OR id = $4::uuid
+             UNION ALL SELECT 'platform') s
+       ON CONFLICT (rebuild_key, scope) DO NOTHING`,
+      [rebuildKey, parsed.from, parsed.to, parsed.workspaceId ?? null],
+    );
+    const { rows: scopes } = await pool.query<{ scope: string; next_day: string; finished: boolean; done: number }>(
+      `SELECT scope, next_day::text, finished, (next_day - $2::date)::integer AS done
+       FROM analytics.rollup_rebuild_progress WHERE rebuild_key = $1
+       ORDER BY scope = 'platform', scope`,
+      [rebuildKey, parsed.from],
+    );
+    const daysPerScope = Math.round((Date.parse(parsed.to) - Date.parse(parsed.from)) / 86_400_000) + 1;
+    const totalDays = daysPerScope * scopes.length;
+    const resumedDays = scopes.reduce((sum, s) => sum + (s.finished ? daysPerScope : s.done), 0);
+    let doneDays = resumedDays;
+    for (const scope of scopes) {
+      if (scope.finished) continue;
+      const workspaceId = scope.scope === "platform" ? null : scope.scope;
+      for (;;) {
+        const chunk = await inTransaction(pool, async (client) => {
+          if (workspaceId === null) {
+            await client.query("SELECT pg_advisory_xact_lock($1, 0)", [PLATFORM_LOCK_CLASS]);
+          } else {
+            await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [WORKSPACE_LOCK_CLASS, workspaceId]);
+          }
+          // Re-read under the lock: another rebuild with the same key may have advanced it.
+          const { rows } = await client.query<Periods & { chunk_end: string; finished: boolean; n: number }>(
+            `WITH p AS (
+                 SELECT next_day, least(next_day + ($3::integer - 1), last_day) AS chunk_end, last_day, finished
+                 FROM analytics.rollup_rebuild_progress WHERE rebuild_key = $1 AND scope = $2 FOR UPDATE
+             ), tz AS (SELECT analytics.workspace_timezone($4::uuid) AS name)
+             SELECT chunk_end::text, finished, (chunk_end - next_day + 1)::integer AS n,
+                    array(SELECT d::date::text FROM generate_series(next_day, chunk_end, interval '1 day') d) AS days,
+                    array(SELECT to_char(h AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                          FROM generate_series(date_trunc('hour', next_day::timestamp AT TIME ZONE tz.name, 'UTC'),
+                                               (chunk_end + 1)::timestamp AT TIME ZONE tz.name - interval '1 microsecond',
+                                               interval '1 hour') h) AS hours
+             FROM p, tz`,
+            [rebuildKey, scope.scope, parsed.chunkDays, workspaceId],
+          );
+          const row = rows[0];
+          if (!row || row.finished) return null;
+          const finishing = row.chunk_end >= parsed.to;
+          const written = await runSteps(client, steps, workspaceId, row, finishing);
+          await client.query(
+            `UPDATE analytics.rollup_rebuild_progress SET next_day = $3::date + 1, finished = $4
+             WHERE rebuild_key = $1 AND scope = $2`,
+            [rebuildKey, scope.scope, row.chunk_end, finishing],
+          );
+          return { days: row.n, throughDay: row.chunk_end, finishing, written };
+        });
+        if (chunk === null) break;
+        addCounts(rowsWritten, chunk.written);
+        doneDays += chunk.days;
+        options.onProgress?.({ doneDays, totalDays, scope: scope.scope, throughDay: chunk.throughDay });
+        if (chunk.finishing) break;
+      }
+    }
+    await pool.query("DELETE FROM analytics.rollup_rebuild_progress WHERE rebuild_key = $1 AND finished", [rebuildKey]);
+    return { scopes: scopes.length, totalDays, resumedDays, rowsWritten, durationMs: Date.now() - started };
+  });
+}

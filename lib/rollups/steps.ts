@@ -1,0 +1,54 @@
+import { z } from "zod";
+
+/**
+ * The registry of rollup steps the engine runs (incremental cycle and backfill alike). A step is a
+ * SQL function in a migration; the engine only decides which periods to hand it. Calling
+ * conventions by grain (every function must be idempotent: recompute from raw rows, upsert, delete
+ * rows whose sources vanished):
+ *
+ *   hour:      fn(workspace_id uuid, hours timestamptz[])  — UTC hour starts touched
+ *   day:       fn(workspace_id uuid, days date[])          — workspace-local days touched
+ *   workspace: fn(workspace_id uuid)                       — once per touched workspace per cycle,
+ *                                                            after the hour and day steps
+ *
+ * With `platform: true` the same function is also called with workspace_id NULL for the
+ * platform-wide rows (UTC hours / UTC days / once per cycle).
+ *
+ * To add a step, append one line to ROLLUP_STEPS (order matters only between grains: hour steps
+ * run first, then day steps, then workspace steps).
+ */
+export const rollupStepSchema = z.object({
+  name: z.string().regex(/^[a-z][a-z0-9_.-]{0,62}$/, "step names are lowercase identifiers"),
+  grain: z.enum(["hour", "day", "workspace"]),
+  // Interpolated into SQL (identifiers cannot be bound): only a plain schema-qualified name passes.
+  sqlFunction: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "sqlFunction must be schema.function in lowercase"),
+  platform: z.boolean().default(false),
+});
+export type RollupStep = z.infer<typeof rollupStepSchema>;
+export type RollupGrain = RollupStep["grain"];
+
+const ROLLUP_STEPS: RollupStep[] = [
+  { name: "hourly_metrics", grain: "hour", sqlFunction: "analytics.rollup_hourly_metrics", platform: true },
+  { name: "daily_metrics", grain: "day", sqlFunction: "analytics.rollup_daily_metrics", platform: true },
+  { name: "agent_performance", grain: "day", sqlFunction: "analytics.rollup_agent_performance", platform: false },
+  { name: "user_daily_activity", grain: "day", sqlFunction: "analytics.rollup_user_daily_activity", platform: false },
+].map((step) => rollupStepSchema.parse(step));
+
+const GRAIN_ORDER: Record<RollupGrain, number> = { hour: 0, day: 1, workspace: 2 };
+
+/** Adds a step at run time (tests, plugins). Names are unique. */
+export function registerRollupStep(step: z.input<typeof rollupStepSchema>): RollupStep {
+  const parsed = rollupStepSchema.parse(step);
+  if (ROLLUP_STEPS.some((existing) => existing.name === parsed.name)) {
+    throw new Error(`rollup step "${parsed.name}" is already registered`);
+  }
+  ROLLUP_STEPS.push(parsed);
+  return parsed;
+}
+
+/** Every registered step, hour steps first, then day, then workspace (stable within a grain). */
+export function rollupSteps(): RollupStep[] {
+  return [...ROLLUP_STEPS].sort((a, b) => GRAIN_ORDER[a.grain] - GRAIN_ORDER[b.grain]);
+}
