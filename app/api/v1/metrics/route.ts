@@ -1,0 +1,13 @@
+import { getSessionAccount } from "@/lib/auth/session";
+import { appPrisma } from "@/lib/db/prisma";
+import { handleMetricsRequest } from "@/lib/metrics/api";
+
+export const dynamic = "force-dynamic";
+
+/** GET /api/v1/metrics — see lib/metrics/openapi.ts for the contract. */
+export async function GET(request: Request): Promise<Response> {
+  return handleMetricsRequest(request, {
+    db: appPrisma(),
+    sessionAccountId: async () => (await getSessionAccount())?.id ?? null,
+  });
+}

@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiKey } from "@/lib/api-keys/keys";
+import { createTestDatabase, type TestDatabase } from "@/lib/testing/db";
+import { handleMetricsRequest } from "./api";
+import { WORLD_TZ, buildMetricWorld, type MetricWorld } from "./testkit";
+
+let db: TestDatabase;
+let world: MetricWorld;
+const accounts: Record<"owner" | "viewer" | "outsider", string> = { owner: "", viewer: "", outsider: "" };
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  world = await buildMetricWorld(db.owner, "api-world");
+  for (const role of ["owner", "viewer", "outsider"] as const) {
+    const { rows } = await db.owner.query<{ id: string }>(`INSERT INTO public.accounts (email) VALUES ($1) RETURNING id`, [`${role}@example.com`]);
+    accounts[role] = rows[0].id;
+    if (role !== "outsider") {
+      await db.owner.query(`INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, $3)`, [
+        world.workspaceId,
+        rows[0].id,
+        role,
+      ]);
+    }
+  }
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+function call(query: string, as: string | null, init: RequestInit = {}, format: "json" | "csv" = "json") {
+  return handleMetricsRequest(
+    new Request(`http://localhost/api/v1/metrics?${query}`, init),
+    { db: db.appPrisma, sessionAccountId: async () => as },
+    format,
+  );
+}
+
+type Body = { metric: string; unit: string; timezone: string; series: { key: string; label: string; points: { t: string; v: number | null }[] }[] };
+
+describe("GET /api/v1/metrics", () => {
+  it("answers runs by day, as the app role under RLS, equal to SQL over raw rows", async () => {
+    const response = await call("workspace=api-world&metric=runs&from=2026-03-02&to=2026-03-15&granularity=day", accounts.owner);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as Body;
+    expect(body.metric).toBe("runs");
+    expect(body.timezone).toBe(WORLD_TZ);
+    const { rows } = await db.owner.query<{ day: string; n: number }>(
+      `SELECT to_char((started_at AT TIME ZONE $2)::date, 'YYYY-MM-DD') AS day, count(*)::int AS n
+       FROM public.agent_runs WHERE workspace_id = $1 GROUP BY 1`,
+      [world.workspaceId, WORLD_TZ],
+    );
+    const expected = new Map(rows.map((r) => [r.day, r.n]));
+    expect(body.series[0].points).toHaveLength(14);
+    for (const p of body.series[0].points) expect(p.v, p.t).toBe(expected.get(p.t.slice(0, 10)) ?? 0);
+  });
+
+  it("answers cost by model per week, equal to SQL over raw rows", async () => {
+    const response = await call("workspace=api-world&metric=cost_usd&from=2026-03-02&to=2026-03-15&granularity=week&groupBy=model", accounts.owner);
+    const body = (await response.json()) as Body;
+    const { rows } = await db.owner.query<{ week: string; model: string; cost: number }>(
+      `SELECT to_char(date_trunc('week', created_at AT TIME ZONE $2), 'YYYY-MM-DD') AS week, model,
+              coalesce(sum(total_cost_usd), 0)::float8 AS cost
+       FROM public.llm_usage_logs WHERE workspace_id = $1 GROUP BY 1, 2`,
+      [world.workspaceId, WORLD_TZ],
+    );
+    expect(body.series.map((s) => s.key).sort()).toEqual([...new Set(rows.map((r) => r.model))].sort());
+    for (const row of rows) {
+      const point = body.series.find((s) => s.key === row.model)?.points.find((p) => p.t.startsWith(row.week));
+      expect(point?.v, `${row.model} ${row.week}`).toBeCloseTo(row.cost, 9);
+    }
+  });
+
+  it("gives clear 400s", async () => {
+    const cases: [string, RegExp][] = [
+      ["workspace=api-world&metric=nope&from=2026-03-02&to=2026-03-15", /Unknown metric "nope"/],
+      ["workspace=api-world&metric=runs&from=2026-03-02&to=2026-03-15&groupBy=planet", /Unknown groupBy "planet"/],
+      ["workspace=api-world&metric=runs&from=2026-03-15&to=2026-03-02", /must be before/],
+      ["workspace=api-world&metric=runs&from=2020-01-01&to=2026-03-02&granularity=hour", /more than 1000 hour buckets/],
+      ["workspace=api-world&from=2026-03-02&to=2026-03-15", /metric/],
+    ];
+    for (const [query, message] of cases) {
+      const response = await call(query, accounts.owner);
+      expect(response.status, query).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toMatch(message);
+    }
+  });
+
+  it("refuses strangers and viewers' per-user exports", async () => {
+    expect((await call("workspace=api-world&metric=runs&from=2026-03-02&to=2026-03-15", null)).status).toBe(401);
+    expect((await call("workspace=api-world&metric=runs&from=2026-03-02&to=2026-03-15", accounts.outsider)).status).toBe(404);
+    const perUser = "workspace=api-world&metric=runs&from=2026-03-02&to=2026-03-15&groupBy=user";
+    expect((await call(perUser, accounts.viewer, {}, "csv")).status).toBe(403);
+    expect((await call(perUser, accounts.viewer)).status).toBe(200);
+    const csv = await call(perUser, accounts.owner, {}, "csv");
+    expect(csv.status).toBe(200);
+    const lines = (await csv.text()).trim().split("\r\n");
+    expect(lines[0]).toBe("bucket,series_key,series,runs (count)");
+    expect(lines).toHaveLength(1 + 3 * 14); // 3 users × 14 days
+  });
+
+  it("accepts an API key with read scope and refuses one without", async () => {
+    const read = await createApiKey(db.ownerPrisma, world.workspaceId, { name: "reader", scopes: ["read"] }, null);
+    const ingest = await createApiKey(db.ownerPrisma, world.workspaceId, { name: "ingester", scopes: ["ingest"] }, null);
+    const query = "metric=runs&from=2026-03-02&to=2026-03-15&granularity=month";
+    const ok = await call(query, null, { headers: { authorization: `Bearer ${read.key}` } });
+    expect(ok.status).toBe(200);
+    expect((await call(query, null, { headers: { authorization: `Bearer ${ingest.key}` } })).status).toBe(403);
+    expect((await call(query, null, { headers: { authorization: "Bearer pb_nonsense" } })).status).toBe(401);
+  });
+
+  // BLOCKED on a migration outside this area: the rollup read policies (0006, 0025) admit members
+  // and platform admins only, so an API key's workspace context (app.current_workspace_id) reads no
+  // rollup rows and this returns 0. Needs e.g. `OR workspace_id = app.current_read_workspace_id()`.
+  it.skip("an API key with read scope reads its workspace's numbers", async () => {
+    const read = await createApiKey(db.ownerPrisma, world.workspaceId, { name: "reader2", scopes: ["read"] }, null);
+    const ok = await call("metric=runs&from=2026-03-02&to=2026-03-15&granularity=month", null, {
+      headers: { authorization: `Bearer ${read.key}` },
+    });
+    expect(((await ok.json()) as Body).series[0].points[0].v).toBe(12);
+  });
+});
