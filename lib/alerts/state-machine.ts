@@ -32,8 +32,9 @@ export const notificationEventSchema = z.enum(NOTIFICATION_EVENTS);
 export type NotificationEvent = z.infer<typeof notificationEventSchema>;
 
 /** States that open an incident and notify on entry. */
-const ALERTING_STATES: ReadonlySet<AlertState> = new Set(["firing", "no_data", "error"]);
-export function isAlertingState(state: AlertState): boolean {
+export type AlertingState = Extract<AlertState, "firing" | "no_data" | "error">;
+const ALERTING_STATES: ReadonlySet<AlertState> = new Set<AlertingState>(["firing", "no_data", "error"]);
+export function isAlertingState(state: AlertState): state is AlertingState {
   return ALERTING_STATES.has(state);
 }
 
@@ -161,7 +162,7 @@ export function step(current: SeriesState, observation: Observation, policy: Rul
   if (isAlertingState(to)) {
     // Entry into an alerting state opens a new incident and notifies once.
     const incidentSeq = current.incidentSeq + 1;
-    const notification = plan(to === "firing" ? "firing" : to, incidentSeq, 0);
+    const notification = plan(to, incidentSeq, 0);
     return {
       next: {
         state: to,
