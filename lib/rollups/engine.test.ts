@@ -227,3 +227,222 @@ describe("rollup engine vs brute force", () => {
     expect(checkedRows).toBeGreaterThan(100);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Fixed scenarios
+
+const WS = uuid(1);
+const USER = uuid(11);
+const AGENT = uuid(21);
+
+async function seedWorkspace(timezone: string) {
+  await db.owner.query("INSERT INTO public.workspaces (id, slug, name, timezone) VALUES ($1, 'fixed', 'Fixed', $2)", [WS, timezone]);
+  await db.owner.query("INSERT INTO public.users (workspace_id, id, external_id, created_at) VALUES ($1, $2, 'u', '2026-01-01Z')", [WS, USER]);
+  await db.owner.query("INSERT INTO public.agents (workspace_id, id, external_id, name) VALUES ($1, $2, 'a', 'Agent')", [WS, AGENT]);
+}
+
+/** One completed 10-second run at the start of every UTC hour in [from, to). */
+async function runEveryHour(from: string, to: string) {
+  await db.owner.query(
+    `INSERT INTO public.agent_runs (workspace_id, external_id, agent_id, user_id, status, started_at, finished_at, runtime_seconds, credits_consumed)
+     SELECT $1, 'r' || extract(epoch FROM h), $2, $3, 'completed', h, h + interval '10 seconds', 10, 1
+     FROM generate_series($4::timestamptz, $5::timestamptz - interval '1 hour', interval '1 hour') h`,
+    [WS, AGENT, USER, from, to],
+  );
+}
+
+async function dailyRuns(): Promise<Record<string, number>> {
+  const { rows } = await db.owner.query<{ d: string; n: number }>(
+    "SELECT metric_date::text AS d, total_runs AS n FROM analytics.daily_metrics WHERE workspace_id = $1 AND total_runs > 0 ORDER BY 1",
+    [WS],
+  );
+  return Object.fromEntries(rows.map((r) => [r.d, r.n]));
+}
+
+describe("DST days in America/New_York", () => {
+  it("2026-03-08 has 23 hours and 2026-11-01 has 25, by local midnight", async () => {
+    await seedWorkspace("America/New_York");
+    // Local midnights: 03-08 05:00Z (EST), 03-09 04:00Z (EDT); 11-01 04:00Z (EDT), 11-02 05:00Z (EST).
+    await runEveryHour("2026-03-08T03:00:00Z", "2026-03-09T06:00:00Z");
+    await runEveryHour("2026-11-01T02:00:00Z", "2026-11-02T07:00:00Z");
+    await markAllDirty();
+    await refreshDirtyRollups(db.owner);
+    expect(await dailyRuns()).toEqual({
+      "2026-03-07": 2, // 03:00Z and 04:00Z are 22:00 and 23:00 EST on the 7th
+      "2026-03-08": 23,
+      "2026-03-09": 2, // 04:00Z and 05:00Z are 00:00 and 01:00 EDT on the 9th
+      "2026-10-31": 2, // 02:00Z and 03:00Z are 22:00 and 23:00 EDT on the 31st
+      "2026-11-01": 25,
+      "2026-11-02": 2, // 05:00Z and 06:00Z are 00:00 and 01:00 EST on the 2nd
+    });
+    const hours = await db.owner.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM analytics.hourly_metrics
+       WHERE workspace_id = $1 AND metric_hour >= '2026-11-01T04:00:00Z' AND metric_hour < '2026-11-02T05:00:00Z'`,
+      [WS],
+    );
+    expect(hours.rows[0].n).toBe(25);
+    // Platform-wide rows are UTC days: 03-08 holds 03:00Z..23:00Z = 21 runs.
+    const platform = await db.owner.query<{ n: number }>(
+      "SELECT total_runs AS n FROM analytics.daily_metrics WHERE workspace_id IS NULL AND metric_date = '2026-03-08'",
+    );
+    expect(platform.rows[0].n).toBe(21);
+    await expectRollupsMatchBruteForce();
+  });
+});
+
+describe("late status change", () => {
+  it("a run that fails days later corrects the day it started on (the update marks its hour)", async () => {
+    await seedWorkspace("Europe/Berlin");
+    await db.owner.query(
+      `INSERT INTO public.agent_runs (workspace_id, id, external_id, agent_id, user_id, status, started_at)
+       VALUES ($1, $2, 'late', $3, $4, 'running', '2026-05-01T22:30:00Z')`,
+      [WS, uuid(99), AGENT, USER],
+    );
+    await markAllDirty();
+    await refreshDirtyRollups(db.owner);
+    const before = await db.owner.query(
+      "SELECT total_runs, failed_runs, error_rate::text FROM analytics.daily_metrics WHERE workspace_id = $1 AND metric_date = '2026-05-02'",
+      [WS],
+    );
+    expect(before.rows).toEqual([{ total_runs: 1, failed_runs: 0, error_rate: "0.00" }]);
+    // No manual marking: only the UPDATE (as ingest applies a status event) happens.
+    await db.owner.query(
+      `UPDATE public.agent_runs SET status = 'failed', finished_at = '2026-05-04T10:00:00Z', runtime_seconds = 214200,
+              error_type = 'timeout' WHERE id = $1`,
+      [uuid(99)],
+    );
+    const stats = await refreshDirtyRollups(db.owner);
+    expect(stats.claimedHours).toBe(1);
+    const after = await db.owner.query(
+      `SELECT total_runs, failed_runs, error_rate::text, errors_by_type, avg_runtime_seconds::text
+       FROM analytics.daily_metrics WHERE workspace_id = $1 AND metric_date = '2026-05-02'`,
+      [WS],
+    );
+    expect(after.rows).toEqual([
+      { total_runs: 1, failed_runs: 1, error_rate: "100.00", errors_by_type: { timeout: 1 }, avg_runtime_seconds: "214200.00" },
+    ]);
+    await expectRollupsMatchBruteForce();
+  });
+});
+
+async function snapshot() {
+  const tables = ["analytics.daily_metrics", "analytics.hourly_metrics", "analytics.agent_performance", "analytics.user_daily_activity"];
+  const out: Record<string, unknown[]> = {};
+  for (const table of tables) {
+    const { rows } = await db.owner.query(
+      `SELECT r AS row FROM (SELECT to_jsonb(t) - 'updated_at' - 'created_at' - 'id' AS r FROM ${table} t) q ORDER BY r::text`,
+    );
+    out[table] = rows.map((r: { row: unknown }) => r.row);
+  }
+  return out;
+}
+
+const fixedWorld: World = fc.sample(worldArb, { numRuns: 1, seed: 42 })[0];
+
+describe("idempotence and concurrency", () => {
+  it("running twice gives the same rows", async () => {
+    await insertWorld(fixedWorld, "early");
+    await insertWorld(fixedWorld, "late");
+    await markAllDirty();
+    await refreshDirtyRollups(db.owner);
+    const first = await snapshot();
+    expect(first["analytics.daily_metrics"].length).toBeGreaterThan(0);
+    await markAllDirty();
+    const second = await refreshDirtyRollups(db.owner);
+    expect(second.claimedHours).toBeGreaterThan(0);
+    expect(await snapshot()).toEqual(first);
+  });
+
+  it("two workers at once produce exactly the rows of one", async () => {
+    await insertWorld(fixedWorld, "early");
+    await insertWorld(fixedWorld, "late");
+    await markAllDirty();
+    // Small batches so both workers interleave over many transactions.
+    const workerA = new pg.Pool({ connectionString: db.ownerUrl, max: 2 });
+    const workerB = new pg.Pool({ connectionString: db.ownerUrl, max: 2 });
+    try {
+      const [a, b] = await Promise.all([
+        refreshDirtyRollups(workerA, { batchHours: 3 }),
+        refreshDirtyRollups(workerB, { batchHours: 3 }),
+      ]);
+      const { rows } = await db.owner.query<{ n: number }>("SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours");
+      // Every hour was claimed exactly once between them (a skipped workspace is the other's).
+      const { rows: marked } = await db.owner.query<{ n: number }>(
+        `SELECT count(DISTINCT (workspace_id, date_trunc('hour', t, 'UTC')))::int AS n FROM (
+            SELECT workspace_id, created_at AS t FROM public.users
+            UNION ALL SELECT workspace_id, started_at FROM public.agent_runs
+            UNION ALL SELECT workspace_id, created_at FROM analytics.user_activity
+            UNION ALL SELECT workspace_id, created_at FROM public.llm_usage_logs) x`,
+      );
+      expect(rows[0].n + a.claimedHours + b.claimedHours).toBe(marked[0].n);
+      expect(rows[0].n).toBe(0);
+    } finally {
+      await Promise.all([workerA.end(), workerB.end()]);
+    }
+    const concurrent = await snapshot();
+    await expectRollupsMatchBruteForce();
+    // Same as a single worker from scratch.
+    await db.owner.query("TRUNCATE analytics.daily_metrics, analytics.hourly_metrics, analytics.agent_performance, analytics.user_daily_activity");
+    await markAllDirty();
+    await refreshDirtyRollups(db.owner);
+    expect(await snapshot()).toEqual(concurrent);
+  });
+
+  it("a failing step rolls its claim back: the hours stay dirty", async () => {
+    await insertWorld(fixedWorld, "early");
+    await markAllDirty();
+    const { rows: before } = await db.owner.query<{ n: number }>("SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours");
+    await expect(
+      refreshDirtyRollups(db.owner, {
+        steps: [{ name: "broken", grain: "day", sqlFunction: "analytics.no_such_function", platform: false }],
+      }),
+    ).rejects.toThrow(/no_such_function/);
+    const { rows: after } = await db.owner.query<{ n: number }>("SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours");
+    expect(after[0].n).toBe(before[0].n);
+    expect(before[0].n).toBeGreaterThan(0);
+  });
+});
+
+describe("rebuild", () => {
+  it("recomputes history set-based, and resumes after an interruption", async () => {
+    await insertWorld(fixedWorld, "early");
+    await insertWorld(fixedWorld, "late");
+    const from = new Date(fixedWorld.base - 3 * 86_400_000).toISOString().slice(0, 10);
+    const to = new Date(fixedWorld.base + 4 * 86_400_000).toISOString().slice(0, 10);
+    let calls = 0;
+    await expect(
+      rebuildRollups(db.owner, {
+        from,
+        to,
+        chunkDays: 2,
+        onProgress: () => {
+          calls += 1;
+          if (calls === 2) throw new Error("interrupted");
+        },
+      }),
+    ).rejects.toThrow("interrupted");
+    const progress: Array<{ doneDays: number; totalDays: number }> = [];
+    const stats = await rebuildRollups(db.owner, { from, to, chunkDays: 2, onProgress: (p) => progress.push(p) });
+    expect(stats.resumedDays).toBe(4); // two chunks of two days were committed before the interruption
+    expect(progress.at(-1)).toEqual(expect.objectContaining({ doneDays: stats.totalDays, totalDays: stats.totalDays }));
+    await expectRollupsMatchBruteForce();
+    const { rows } = await db.owner.query<{ n: number }>("SELECT count(*)::int AS n FROM analytics.rollup_rebuild_progress");
+    expect(rows[0].n).toBe(0);
+  });
+
+  it("rejects a reversed range with a readable message", async () => {
+    await expect(rebuildRollups(db.owner, { from: "2026-02-02", to: "2026-02-01" })).rejects.toThrow(/--from must not be after --to/);
+  });
+});
+
+describe("aggregate_daily_metrics (spec defect 2)", () => {
+  it("runs and fills every column of the day like the engine", async () => {
+    await insertWorld(fixedWorld, "early");
+    const day = new Date(fixedWorld.base + 86_400_000).toISOString().slice(0, 10);
+    await db.owner.query("SELECT analytics.aggregate_daily_metrics($1::date)", [day]);
+    const expected = (await expectedPeriodMetrics(db.owner, "day")).filter((r) => r.bucket === day);
+    const actual = (await actualPeriodMetrics(db.owner, "day", Object.keys(expected[0]))).filter((r) => r.bucket === day);
+    expect(expected.length).toBeGreaterThan(1); // the workspace(s) and the platform row
+    expect(actual).toEqual(expected);
+  });
+});
