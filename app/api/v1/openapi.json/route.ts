@@ -1,0 +1,8 @@
+import "@/lib/ingest/openapi";
+import { buildOpenApiDocument } from "@/lib/openapi/registry";
+
+export const dynamic = "force-static";
+
+export function GET(): Response {
+  return Response.json(buildOpenApiDocument());
+}
