@@ -224,8 +224,14 @@ export class WorkspaceWorld {
         }
       }
     }
-    // Live traffic: the power users are in a session right now, with runs still in flight.
-    if (userIndex < 2) this.writeSession(rng, user, this.nowMs - rng.int(4, 12) * MINUTE, false, sinks, true);
+    if (userIndex < 2) {
+      // Recent trouble through the API, so every workspace has every outcome even at the smallest
+      // scale: one run failed and one was cancelled within the last hour...
+      this.writeRun(rng, user, this.nowMs - rng.int(30, 55) * MINUTE, sinks, "failed");
+      this.writeRun(rng, user, this.nowMs - rng.int(15, 25) * MINUTE, sinks, "cancelled");
+      // ...and live traffic: the power users are in a session right now, with runs still in flight.
+      this.writeSession(rng, user, this.nowMs - rng.int(4, 12) * MINUTE, false, sinks, true);
+    }
   }
 
   private writeSession(
@@ -283,10 +289,7 @@ export class WorkspaceWorld {
         page = target.path;
         event("page_view", `Viewed ${target.name}`, page, {});
       } else if (kind === 1) {
-        // In a live session the last run is started a minute or two ago and is still going.
-        const runStart = live && a === actions - 1 ? this.nowMs - rng.int(20, 120) * 1000 : t;
-        if (runStart < t) t = runStart;
-        const run = this.writeRun(rng, user, runStart, sinks, live && a === actions - 1);
+        const run = this.writeRun(rng, user, t, sinks);
         event("agent_run", "Started agent run", "/agents/detail", {
           agent_id: run.agentId,
           run_id: run.runId,
@@ -330,14 +333,30 @@ export class WorkspaceWorld {
         event("workspace_switch", "Switched workspace", page, { to_workspace: rng.pick(this.otherSlugs) });
       }
     }
-    if (!live && rng.chance(0.45)) {
+    if (live) {
+      // The session is still going: its latest run started a minute or two ago and is in flight.
+      t = Math.min(t, this.nowMs - rng.int(20, 120) * 1000);
+      const run = this.writeRun(rng, user, t, sinks, "running");
+      event("agent_run", "Started agent run", "/agents/detail", {
+        agent_id: run.agentId,
+        run_id: run.runId,
+        agent: run.agentName,
+      });
+    } else if (rng.chance(0.45)) {
       advance();
       event("logout", "Signed out", page, {});
     }
   }
 
   /** One agent run with its stages and LLM calls; the outcome is decided first, then played out. */
-  private writeRun(rng: Random, user: UserPlan, startMs: number, sinks: Sinks, forceRunning = false) {
+  private writeRun(
+    rng: Random,
+    user: UserPlan,
+    startMs: number,
+    sinks: Sinks,
+    force?: "running" | "failed" | "cancelled",
+  ) {
+    const forceRunning = force === "running";
     const agentIndex = rng.chance(0.8) ? rng.pick(user.favoriteAgents) : this.pickAgent(rng);
     const agent = this.agents[agentIndex];
     const { archetype } = agent;
@@ -345,11 +364,12 @@ export class WorkspaceWorld {
     const inIncident =
       agentIndex === this.incident.agentIndex && startMs >= this.incident.startMs && startMs < this.incident.endMs;
     const failureRate = inIncident ? 0.6 : archetype.failureRate;
-    const outcome = rng.weighted(["completed", "failed", "cancelled"] as const, [
+    const drawn = rng.weighted(["completed", "failed", "cancelled"] as const, [
       1 - failureRate - 0.03,
       failureRate,
       0.03,
     ]);
+    const outcome = force === "failed" || force === "cancelled" ? force : drawn;
     const error =
       outcome === "failed"
         ? inIncident
