@@ -1,0 +1,76 @@
+import { z } from "zod";
+import { rebuildRollups, refreshDirtyRollups } from "@/lib/rollups/engine";
+import { registerJob, registeredJobs } from "./registry";
+
+/**
+ * The worker's standard jobs. Other features add theirs with one registerJob call here (or before
+ * startWorker). Intervals are env-configurable for tests and small machines.
+ */
+const retentionEnv = z.object({
+  RETENTION_RAW_ACTIVITY_DAYS: z.coerce.number().int().min(1).default(90),
+  RETENTION_HOURLY_DAYS: z.coerce.number().int().min(1).default(30),
+  ROLLUP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(30).default(15),
+});
+
+export function registerDefaultJobs(env: NodeJS.ProcessEnv = process.env): void {
+  const config = retentionEnv.parse(env);
+  const has = new Set(registeredJobs().map((job) => job.name));
+  const add: typeof registerJob = (name, handler, schedule, options) => {
+    if (!has.has(name)) registerJob(name, handler, schedule, options);
+  };
+
+  // Freshness: dirty hours are recomputed within ROLLUP_INTERVAL_SECONDS (+ the cycle's own time).
+  add(
+    "rollups-incremental",
+    async ({ pool, log }) => {
+      const stats = await refreshDirtyRollups(pool, { log });
+      if (stats.claimedHours > 0 || stats.platformHours > 0) {
+        log(
+          `rollups: ${stats.claimedHours} dirty hour(s) in ${stats.workspaces} workspace(s), ${stats.platformHours} platform hour(s) in ${stats.durationMs} ms`,
+        );
+      }
+      return stats;
+    },
+    { everySeconds: config.ROLLUP_INTERVAL_SECONDS },
+    { retryLimit: 3, retryDelaySeconds: 2, expireInSeconds: 10 * 60 },
+  );
+
+  // Safety net once a day: recompute the last two days of every workspace (also picks up tracked
+  // users whose signup time was backfilled, which changes total_users of later days).
+  add(
+    "rollups-daily",
+    async ({ pool, log }) => {
+      const today = new Date();
+      const from = new Date(today.getTime() - 2 * 86_400_000).toISOString().slice(0, 10);
+      const stats = await rebuildRollups(pool, { from, to: today.toISOString().slice(0, 10) });
+      log(`rollups-daily: rebuilt ${stats.totalDays} scope-day(s) in ${stats.durationMs} ms`);
+      return stats;
+    },
+    { cron: "20 0 * * *" },
+    { expireInSeconds: 60 * 60 },
+  );
+
+  add(
+    "refresh-materialized-views",
+    async ({ pool }) => {
+      await pool.query("SELECT analytics.refresh_all_materialized_views()");
+    },
+    { cron: "*/5 * * * *" },
+  );
+
+  add(
+    "retention-cleanup",
+    async ({ pool, log }) => {
+      const { rows } = await pool.query<{ user_activity_deleted: string; hourly_metrics_deleted: string }>(
+        "SELECT * FROM analytics.cleanup_old_data($1, $2)",
+        [config.RETENTION_RAW_ACTIVITY_DAYS, config.RETENTION_HOURLY_DAYS],
+      );
+      log(
+        `retention: deleted ${rows[0]?.user_activity_deleted ?? 0} activity event(s), ${rows[0]?.hourly_metrics_deleted ?? 0} hourly row(s)`,
+      );
+      return rows[0];
+    },
+    { cron: "40 3 * * *" },
+    { expireInSeconds: 60 * 60 },
+  );
+}
