@@ -34,6 +34,13 @@ const ROLLUP_STEPS: RollupStep[] = [
   { name: "daily_metrics", grain: "day", sqlFunction: "analytics.rollup_daily_metrics", platform: true },
   { name: "agent_performance", grain: "day", sqlFunction: "analytics.rollup_agent_performance", platform: false },
   { name: "user_daily_activity", grain: "day", sqlFunction: "analytics.rollup_user_daily_activity", platform: false },
+  // Usage rollups (migrations 0025-0027, docs/notes/usage-rollups.md).
+  { name: "run_dimensions", grain: "day", sqlFunction: "analytics.rollup_run_dimensions", platform: false },
+  { name: "llm_dimensions", grain: "day", sqlFunction: "analytics.rollup_llm_dimensions", platform: false },
+  { name: "stage_dimensions", grain: "day", sqlFunction: "analytics.rollup_stage_dimensions", platform: false },
+  { name: "token_usage", grain: "day", sqlFunction: "analytics.rollup_token_usage", platform: false },
+  // Throttled full recompute (at most every 10 min per scope); NULL = platform rows from workspace rows.
+  { name: "cohorts", grain: "workspace", sqlFunction: "analytics.rollup_cohorts_when_due", platform: true },
 ].map((step) => rollupStepSchema.parse(step));
 
 const GRAIN_ORDER: Record<RollupGrain, number> = { hour: 0, day: 1, workspace: 2 };

@@ -1,0 +1,58 @@
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "@/lib/testing/db";
+import { loadWorld, worldArbitrary } from "./dimensions.testkit";
+import { refreshDirtyRollups } from "./engine";
+import { rollupSteps } from "./steps";
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => db.drop());
+
+describe("usage rollups inside the rollup engine", () => {
+  it("are registered and filled by an incremental cycle from dirty hours", async () => {
+    expect(rollupSteps().map((s) => s.name)).toEqual(
+      expect.arrayContaining(["run_dimensions", "llm_dimensions", "stage_dimensions", "token_usage", "cohorts"]),
+    );
+    const world = fc.sample(worldArbitrary(), { numRuns: 1, seed: 42 })[0];
+    const workspaceId = await loadWorld(db.owner, world);
+    await db.owner.query(
+      `INSERT INTO analytics.rollup_dirty_hours (workspace_id, hour)
+       SELECT DISTINCT $1::uuid, date_trunc('hour', t, 'UTC') FROM (
+           SELECT started_at AS t FROM public.agent_runs WHERE workspace_id = $1
+           UNION ALL SELECT created_at FROM public.llm_usage_logs WHERE workspace_id = $1) AS raw
+       ON CONFLICT DO NOTHING`,
+      [workspaceId],
+    );
+    const stats = await refreshDirtyRollups(db.owner);
+    expect(stats.rowsWritten.token_usage).toBeGreaterThan(0);
+
+    // Totals of each table equal the raw totals (the column-by-column checks are in the step tests).
+    const { rows } = await db.owner.query(
+      `SELECT (SELECT sum(runs)::int FROM analytics.run_hourly WHERE workspace_id = $1) AS hourly_runs,
+              (SELECT count(*)::int FROM public.agent_runs WHERE workspace_id = $1) AS raw_runs,
+              (SELECT sum(runs)::int FROM analytics.run_user_daily WHERE workspace_id = $1) AS user_daily_runs,
+              (SELECT sum(calls)::int FROM analytics.llm_usage_hourly WHERE workspace_id = $1) AS hourly_calls,
+              (SELECT sum(calls)::int FROM analytics.llm_usage_user_daily WHERE workspace_id = $1) AS user_daily_calls,
+              (SELECT count(*)::int FROM public.llm_usage_logs WHERE workspace_id = $1) AS raw_calls,
+              (SELECT coalesce(sum(stages), 0)::int FROM analytics.stage_daily WHERE workspace_id = $1) AS stages,
+              (SELECT count(*)::int FROM public.run_stages WHERE workspace_id = $1) AS raw_stages,
+              (SELECT sum(message_count)::int FROM analytics.user_token_usage WHERE workspace_id = $1 AND period_type = 'daily') AS daily_calls,
+              (SELECT sum(message_count)::int FROM analytics.user_token_usage WHERE workspace_id = $1 AND period_type = 'monthly') AS monthly_calls,
+              (SELECT count(*)::int FROM analytics.user_cohorts WHERE workspace_id = $1) > 0 AS has_cohorts`,
+      [workspaceId],
+    );
+    const r = rows[0];
+    expect([r.hourly_runs, r.user_daily_runs]).toEqual([r.raw_runs, r.raw_runs]);
+    expect([r.hourly_calls, r.user_daily_calls, r.daily_calls, r.monthly_calls]).toEqual([
+      r.raw_calls,
+      r.raw_calls,
+      r.raw_calls,
+      r.raw_calls,
+    ]);
+    expect(r.stages).toBe(r.raw_stages);
+    expect(r.has_cohorts).toBe(true);
+  });
+});
