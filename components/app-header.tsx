@@ -21,7 +21,8 @@ export function AppHeader({ account, current, workspaces }: HeaderProps) {
         Pulseboard
       </Link>
       <details className="menu">
-        <summary className="button button-small" aria-label={`Workspace: ${current.name}. Switch workspace`}>
+        <summary className="button button-small">
+          <span className="visually-hidden">Workspace: </span>
           {current.name} <span aria-hidden="true">▾</span>
         </summary>
         <div className="menu-panel menu-panel-left">
@@ -44,7 +45,8 @@ export function AppHeader({ account, current, workspaces }: HeaderProps) {
       </details>
       <span className="header-spacer" />
       <details className="menu">
-        <summary className="button button-small" aria-label="Account menu">
+        <summary className="button button-small">
+          <span className="visually-hidden">Account: </span>
           {account.name ?? account.email} <span aria-hidden="true">▾</span>
         </summary>
         <div className="menu-panel">

@@ -11,6 +11,6 @@ setup("sign in as the demo admin", async ({ page }) => {
   await page.getByLabel("Password").fill(ADMIN_PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(/\/w\/[a-z0-9-]+$/);
-  await expect(page.getByRole("button", { name: "Account menu" })).toBeVisible();
+  await expect(page.getByRole("navigation", { name: "Workspace" })).toBeVisible();
   await page.context().storageState({ path: "e2e/.auth/admin.json" });
 });
