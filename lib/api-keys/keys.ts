@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { Prisma, type PrismaClient } from "@/lib/generated/prisma/client";
+import type { PrismaClient } from "@/lib/generated/prisma/client";
 import type { Tx } from "@/lib/db/prisma";
 import { z } from "zod";
 
@@ -133,4 +133,4 @@ function toSummary(row: {
   };
 }
 
-export { Prisma };
+
