@@ -42,7 +42,8 @@ export async function expectedPeriodMetrics(pool: pg.Pool, grain: Grain): Promis
       ? `, (SELECT round(avg(l.latency_ms))::integer FROM calls l) AS avg_response_time_ms,
          (SELECT round(percentile_cont(0.95) WITHIN GROUP (ORDER BY l.latency_ms))::integer FROM calls l) AS p95_response_time_ms`
       : "";
-  const { rows } = await pool.query(`
+  const { rows } = await pool.query(
+    `
     WITH ${SCOPES},
     keys AS (
         SELECT DISTINCT s.workspace_id, s.tz, x.bucket FROM scopes s
@@ -92,22 +93,39 @@ export async function expectedPeriodMetrics(pool: pg.Pool, grain: Grain): Promis
     FROM keys k
     CROSS JOIN LATERAL (SELECT k.workspace_id, k.tz) s
     ORDER BY k.workspace_id NULLS LAST, k.bucket`
-    // The per-bucket row sets every figure reads (`runs`, `calls`, `events`, `active`), inlined.
-    .replace(/FROM runs/g, `FROM (SELECT r.* FROM public.agent_runs r WHERE ${inScope("r")} AND ${b("r.started_at")} = k.bucket) runs`)
-    .replace(/FROM calls l/g, `FROM (SELECT l.* FROM public.llm_usage_logs l WHERE ${inScope("l")} AND ${b("l.created_at")} = k.bucket) l`)
-    .replace(/FROM calls/g, `FROM (SELECT l.* FROM public.llm_usage_logs l WHERE ${inScope("l")} AND ${b("l.created_at")} = k.bucket) calls`)
-    .replace(/FROM events e/g, `FROM (SELECT a.* FROM analytics.user_activity a WHERE ${inScope("a")} AND ${b("a.created_at")} = k.bucket) e`)
-    .replace(
-      /FROM active x/g,
-      `FROM (SELECT a.user_id FROM analytics.user_activity a WHERE ${inScope("a")} AND ${b("a.created_at")} = k.bucket
+      // The per-bucket row sets every figure reads (`runs`, `calls`, `events`, `active`), inlined.
+      .replace(
+        /FROM runs/g,
+        `FROM (SELECT r.* FROM public.agent_runs r WHERE ${inScope("r")} AND ${b("r.started_at")} = k.bucket) runs`,
+      )
+      .replace(
+        /FROM calls l/g,
+        `FROM (SELECT l.* FROM public.llm_usage_logs l WHERE ${inScope("l")} AND ${b("l.created_at")} = k.bucket) l`,
+      )
+      .replace(
+        /FROM calls/g,
+        `FROM (SELECT l.* FROM public.llm_usage_logs l WHERE ${inScope("l")} AND ${b("l.created_at")} = k.bucket) calls`,
+      )
+      .replace(
+        /FROM events e/g,
+        `FROM (SELECT a.* FROM analytics.user_activity a WHERE ${inScope("a")} AND ${b("a.created_at")} = k.bucket) e`,
+      )
+      .replace(
+        /FROM active x/g,
+        `FROM (SELECT a.user_id FROM analytics.user_activity a WHERE ${inScope("a")} AND ${b("a.created_at")} = k.bucket
              UNION ALL SELECT r.user_id FROM public.agent_runs r WHERE ${inScope("r")} AND ${b("r.started_at")} = k.bucket
              UNION ALL SELECT l.user_id FROM public.llm_usage_logs l WHERE ${inScope("l")} AND ${b("l.created_at")} = k.bucket) x`,
-    ));
+      ),
+  );
   return rows;
 }
 
 /** The rollup table's rows in the same shape as expectedPeriodMetrics. */
-export async function actualPeriodMetrics(pool: pg.Pool, grain: Grain, columns: string[]): Promise<Record<string, unknown>[]> {
+export async function actualPeriodMetrics(
+  pool: pg.Pool,
+  grain: Grain,
+  columns: string[],
+): Promise<Record<string, unknown>[]> {
   const table = grain === "day" ? "analytics.daily_metrics" : "analytics.hourly_metrics";
   const bucket =
     grain === "day" ? "metric_date::text" : "to_char(metric_hour AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')";

@@ -21,7 +21,9 @@ afterAll(async () => {
 });
 
 async function resetWorld() {
-  await db.owner.query("TRUNCATE public.workspaces, analytics.rollup_platform_dirty_hours, analytics.rollup_rebuild_progress CASCADE");
+  await db.owner.query(
+    "TRUNCATE public.workspaces, analytics.rollup_platform_dirty_hours, analytics.rollup_rebuild_progress CASCADE",
+  );
 }
 beforeEach(resetWorld);
 
@@ -101,7 +103,10 @@ const workspaceArb = fc.record({
   activity: fc.array(activityArb, { maxLength: 15 }),
   calls: fc.array(callArb, { maxLength: 8 }),
 });
-const worldArb = fc.record({ base: fc.constantFrom(...BASES), workspaces: fc.array(workspaceArb, { minLength: 1, maxLength: 2 }) });
+const worldArb = fc.record({
+  base: fc.constantFrom(...BASES),
+  workspaces: fc.array(workspaceArb, { minLength: 1, maxLength: 2 }),
+});
 type World = typeof worldArb extends fc.Arbitrary<infer T> ? T : never;
 
 /** Inserts the world; phase "early" skips late rows, phase "late" inserts them and changes statuses. */
@@ -127,12 +132,10 @@ async function insertWorld(world: World, phase: "early" | "late"): Promise<Array
         );
       }
       for (let i = 0; i < 3; i += 1) {
-        await db.owner.query("INSERT INTO public.agents (workspace_id, id, external_id, name) VALUES ($1, $2, $3, $4)", [
-          workspaceId,
-          agent(i),
-          `a${i}`,
-          `Agent ${i}`,
-        ]);
+        await db.owner.query(
+          "INSERT INTO public.agents (workspace_id, id, external_id, name) VALUES ($1, $2, $3, $4)",
+          [workspaceId, agent(i), `a${i}`, `Agent ${i}`],
+        );
       }
     }
     for (const [i, r] of ws.runs.entries()) {
@@ -140,7 +143,9 @@ async function insertWorld(world: World, phase: "early" | "late"): Promise<Array
       const early = r.laterStatus ? "running" : r.status;
       const started = at(r.startMinute, r.startSecond);
       const finish = (status: string) =>
-        status === "running" ? [null, null] : [new Date(Date.parse(started) + r.runtimeMs).toISOString(), r.runtimeMs / 1000];
+        status === "running"
+          ? [null, null]
+          : [new Date(Date.parse(started) + r.runtimeMs).toISOString(), r.runtimeMs / 1000];
       if (phase === (r.late ? "late" : "early")) {
         const status = phase === "early" ? early : finalStatus;
         const [finishedAt, runtime] = finish(status);
@@ -149,8 +154,23 @@ async function insertWorld(world: World, phase: "early" | "late"): Promise<Array
           `INSERT INTO public.agent_runs (workspace_id, id, external_id, agent_id, user_id, status, started_at, finished_at,
               runtime_seconds, credits_consumed, model, error_type, error_message, rating, feedback)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-          [workspaceId, run(i), `r${i}`, agent(r.agent), user(r.user), status, started, finishedAt, runtime,
-            r.credits / 10_000, r.model, r.errorType, r.errorMessage, r.rating, r.feedback],
+          [
+            workspaceId,
+            run(i),
+            `r${i}`,
+            agent(r.agent),
+            user(r.user),
+            status,
+            started,
+            finishedAt,
+            runtime,
+            r.credits / 10_000,
+            r.model,
+            r.errorType,
+            r.errorMessage,
+            r.rating,
+            r.feedback,
+          ],
         );
         for (const [si, s] of r.stages.entries()) {
           await db.owner.query(
@@ -179,15 +199,25 @@ async function insertWorld(world: World, phase: "early" | "late"): Promise<Array
     for (const c of ws.calls) {
       if (phase !== (c.late ? "late" : "early")) continue;
       // Only runs that exist by now can be referenced.
-      const runIndex = c.run !== null && c.run < ws.runs.length && (!ws.runs[c.run].late || phase === "late") ? c.run : null;
+      const runIndex =
+        c.run !== null && c.run < ws.runs.length && (!ws.runs[c.run].late || phase === "late") ? c.run : null;
       const cost = c.costMicros === null ? null : c.costMicros / 1_000_000;
       inserted.push([workspaceId, at(c.minuteOf, 15)]);
       await db.owner.query(
         `INSERT INTO public.llm_usage_logs (workspace_id, run_id, user_id, provider, model, prompt_tokens, completion_tokens,
             total_cost_usd, cost_source, latency_ms, created_at)
          VALUES ($1, $2, $3, 'openai', 'gpt-4o', $4, $5, $6, $7, $8, $9)`,
-        [workspaceId, runIndex === null ? null : run(runIndex), user(c.user), c.prompt, c.completion, cost,
-          cost === null ? "unpriced" : "reported", c.latency, at(c.minuteOf, 15)],
+        [
+          workspaceId,
+          runIndex === null ? null : run(runIndex),
+          user(c.user),
+          c.prompt,
+          c.completion,
+          cost,
+          cost === null ? "unpriced" : "reported",
+          c.latency,
+          at(c.minuteOf, 15),
+        ],
       );
     }
   }
@@ -217,7 +247,9 @@ describe("rollup engine vs brute force", () => {
         await db.owner.query("DELETE FROM analytics.rollup_dirty_hours");
         await markLateRowsDirty(await insertWorld(world, "late"));
         await refreshDirtyRollups(db.owner);
-        const { rows } = await db.owner.query<{ n: number }>("SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours");
+        const { rows } = await db.owner.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours",
+        );
         expect(rows[0].n).toBe(0);
         const counts = await expectRollupsMatchBruteForce();
         checkedRows += counts.daily + counts.hourly + counts.agents;
@@ -236,9 +268,18 @@ const USER = uuid(11);
 const AGENT = uuid(21);
 
 async function seedWorkspace(timezone: string) {
-  await db.owner.query("INSERT INTO public.workspaces (id, slug, name, timezone) VALUES ($1, 'fixed', 'Fixed', $2)", [WS, timezone]);
-  await db.owner.query("INSERT INTO public.users (workspace_id, id, external_id, created_at) VALUES ($1, $2, 'u', '2026-01-01Z')", [WS, USER]);
-  await db.owner.query("INSERT INTO public.agents (workspace_id, id, external_id, name) VALUES ($1, $2, 'a', 'Agent')", [WS, AGENT]);
+  await db.owner.query("INSERT INTO public.workspaces (id, slug, name, timezone) VALUES ($1, 'fixed', 'Fixed', $2)", [
+    WS,
+    timezone,
+  ]);
+  await db.owner.query(
+    "INSERT INTO public.users (workspace_id, id, external_id, created_at) VALUES ($1, $2, 'u', '2026-01-01Z')",
+    [WS, USER],
+  );
+  await db.owner.query(
+    "INSERT INTO public.agents (workspace_id, id, external_id, name) VALUES ($1, $2, 'a', 'Agent')",
+    [WS, AGENT],
+  );
 }
 
 /** One completed 10-second run at the start of every UTC hour in [from, to). */
@@ -319,14 +360,25 @@ describe("late status change", () => {
       [WS],
     );
     expect(after.rows).toEqual([
-      { total_runs: 1, failed_runs: 1, error_rate: "100.00", errors_by_type: { timeout: 1 }, avg_runtime_seconds: "214200.00" },
+      {
+        total_runs: 1,
+        failed_runs: 1,
+        error_rate: "100.00",
+        errors_by_type: { timeout: 1 },
+        avg_runtime_seconds: "214200.00",
+      },
     ]);
     await expectRollupsMatchBruteForce();
   });
 });
 
 async function snapshot() {
-  const tables = ["analytics.daily_metrics", "analytics.hourly_metrics", "analytics.agent_performance", "analytics.user_daily_activity"];
+  const tables = [
+    "analytics.daily_metrics",
+    "analytics.hourly_metrics",
+    "analytics.agent_performance",
+    "analytics.user_daily_activity",
+  ];
   const out: Record<string, unknown[]> = {};
   for (const table of tables) {
     const { rows } = await db.owner.query(
@@ -365,7 +417,9 @@ describe("idempotence and concurrency", () => {
         refreshDirtyRollups(workerA, { batchHours: 3 }),
         refreshDirtyRollups(workerB, { batchHours: 3 }),
       ]);
-      const { rows } = await db.owner.query<{ n: number }>("SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours");
+      const { rows } = await db.owner.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours",
+      );
       // Every hour was claimed exactly once between them (a skipped workspace is the other's).
       const { rows: marked } = await db.owner.query<{ n: number }>(
         `SELECT count(DISTINCT (workspace_id, date_trunc('hour', t, 'UTC')))::int AS n FROM (
@@ -382,7 +436,9 @@ describe("idempotence and concurrency", () => {
     const concurrent = await snapshot();
     await expectRollupsMatchBruteForce();
     // Same as a single worker from scratch.
-    await db.owner.query("TRUNCATE analytics.daily_metrics, analytics.hourly_metrics, analytics.agent_performance, analytics.user_daily_activity");
+    await db.owner.query(
+      "TRUNCATE analytics.daily_metrics, analytics.hourly_metrics, analytics.agent_performance, analytics.user_daily_activity",
+    );
     await markAllDirty();
     await refreshDirtyRollups(db.owner);
     expect(await snapshot()).toEqual(concurrent);
@@ -391,13 +447,17 @@ describe("idempotence and concurrency", () => {
   it("a failing step rolls its claim back: the hours stay dirty", async () => {
     await insertWorld(fixedWorld, "early");
     await markAllDirty();
-    const { rows: before } = await db.owner.query<{ n: number }>("SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours");
+    const { rows: before } = await db.owner.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours",
+    );
     await expect(
       refreshDirtyRollups(db.owner, {
         steps: [{ name: "broken", grain: "day", sqlFunction: "analytics.no_such_function", platform: false }],
       }),
     ).rejects.toThrow(/no_such_function/);
-    const { rows: after } = await db.owner.query<{ n: number }>("SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours");
+    const { rows: after } = await db.owner.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours",
+    );
     expect(after[0].n).toBe(before[0].n);
     expect(before[0].n).toBeGreaterThan(0);
   });
@@ -426,12 +486,16 @@ describe("rebuild", () => {
     expect(stats.resumedDays).toBe(4); // two chunks of two days were committed before the interruption
     expect(progress.at(-1)).toEqual(expect.objectContaining({ doneDays: stats.totalDays, totalDays: stats.totalDays }));
     await expectRollupsMatchBruteForce();
-    const { rows } = await db.owner.query<{ n: number }>("SELECT count(*)::int AS n FROM analytics.rollup_rebuild_progress");
+    const { rows } = await db.owner.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM analytics.rollup_rebuild_progress",
+    );
     expect(rows[0].n).toBe(0);
   });
 
   it("rejects a reversed range with a readable message", async () => {
-    await expect(rebuildRollups(db.owner, { from: "2026-02-02", to: "2026-02-01" })).rejects.toThrow(/--from must not be after --to/);
+    await expect(rebuildRollups(db.owner, { from: "2026-02-02", to: "2026-02-01" })).rejects.toThrow(
+      /--from must not be after --to/,
+    );
   });
 });
 
@@ -441,7 +505,9 @@ describe("aggregate_daily_metrics (spec defect 2)", () => {
     const day = new Date(fixedWorld.base + 86_400_000).toISOString().slice(0, 10);
     await db.owner.query("SELECT analytics.aggregate_daily_metrics($1::date)", [day]);
     const expected = (await expectedPeriodMetrics(db.owner, "day")).filter((r) => r.bucket === day);
-    const actual = (await actualPeriodMetrics(db.owner, "day", Object.keys(expected[0]))).filter((r) => r.bucket === day);
+    const actual = (await actualPeriodMetrics(db.owner, "day", Object.keys(expected[0]))).filter(
+      (r) => r.bucket === day,
+    );
     expect(expected.length).toBeGreaterThan(1); // the workspace(s) and the platform row
     expect(actual).toEqual(expected);
   });

@@ -90,7 +90,11 @@ export async function startWorker(options: WorkerOptions): Promise<StopWorker> {
       await boss.schedule(job.name, job.schedule.cron, {}, { tz: job.schedule.tz ?? "UTC" });
     }
   }
-  log(`worker: started ${registeredJobs().length} job(s): ${registeredJobs().map((j) => j.name).join(", ")}`);
+  log(
+    `worker: started ${registeredJobs().length} job(s): ${registeredJobs()
+      .map((j) => j.name)
+      .join(", ")}`,
+  );
 
   let stopped: Promise<void> | null = null;
   return () => {

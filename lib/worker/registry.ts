@@ -22,7 +22,12 @@ export const jobOptionsSchema = z.object({
   retryLimit: z.number().int().min(0).max(100).default(5),
   retryDelaySeconds: z.number().int().min(1).max(3_600).default(5),
   /** A run taking longer than this is failed (and retried). */
-  expireInSeconds: z.number().int().min(5).max(86_400).default(15 * 60),
+  expireInSeconds: z
+    .number()
+    .int()
+    .min(5)
+    .max(86_400)
+    .default(15 * 60),
 });
 export type JobOptions = z.input<typeof jobOptionsSchema>;
 

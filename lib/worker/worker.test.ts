@@ -40,7 +40,10 @@ async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean
 describe("worker", () => {
   it("rolls up newly ingested rows on its own schedule", async () => {
     const ws = "00000000-0000-4000-8000-000000000001";
-    await db.owner.query("INSERT INTO public.workspaces (id, slug, name, timezone) VALUES ($1, 'w', 'W', 'Asia/Tokyo')", [ws]);
+    await db.owner.query(
+      "INSERT INTO public.workspaces (id, slug, name, timezone) VALUES ($1, 'w', 'W', 'Asia/Tokyo')",
+      [ws],
+    );
     await db.owner.query(
       "INSERT INTO public.users (workspace_id, id, external_id, created_at) VALUES ($1, $2, 'u', now() - interval '2 days')",
       [ws, "00000000-0000-4000-8000-000000000002"],
@@ -71,14 +74,21 @@ describe("worker", () => {
     expect(rows).toEqual([{ total_runs: 1, credits: "7.00" }]);
     const platform = await eventually(
       async () =>
-        (await db.owner.query<{ n: number }>("SELECT total_runs AS n FROM analytics.daily_metrics WHERE workspace_id IS NULL")).rows,
+        (
+          await db.owner.query<{ n: number }>(
+            "SELECT total_runs AS n FROM analytics.daily_metrics WHERE workspace_id IS NULL",
+          )
+        ).rows,
       (r) => r.length > 0,
     );
     expect(platform).toEqual([{ n: 1 }]);
   });
 
   it("retries a failed job and logs the failure", async () => {
-    const calls = await eventually(async () => flakyCalls, (n) => n >= 2);
+    const calls = await eventually(
+      async () => flakyCalls,
+      (n) => n >= 2,
+    );
     expect(calls).toBeGreaterThanOrEqual(2);
     expect(lines.some((line) => /job test-flaky failed \(attempt 1 of 4\).*transient failure/.test(line))).toBe(true);
   });
