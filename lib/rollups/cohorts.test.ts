@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@/lib/testing/db";
+import { refreshAllCohorts } from "./cohorts";
 import { addDays, addMonths, isoWeekStart, localDay, monthStart, TIMEZONES } from "./dimensions.testkit";
 
 let db: TestDatabase;
@@ -22,7 +23,9 @@ const offsetOf = (period: Period, cohort: string, day: string) =>
     ? dayNumber(day) - dayNumber(cohort)
     : period === "weekly"
       ? (dayNumber(isoWeekStart(day)) - dayNumber(cohort)) / 7
-      : (Number(day.slice(0, 4)) - Number(cohort.slice(0, 4))) * 12 + Number(day.slice(5, 7)) - Number(cohort.slice(5, 7));
+      : (Number(day.slice(0, 4)) - Number(cohort.slice(0, 4))) * 12 +
+        Number(day.slice(5, 7)) -
+        Number(cohort.slice(5, 7));
 const periodAdd = (period: Period, cohort: string, n: number) =>
   period === "daily" ? addDays(cohort, n) : period === "weekly" ? addDays(cohort, 7 * n) : addMonths(cohort, n);
 /** round(numerator / denominator, 2) half away from zero, for non-negative integers, as a number. */
@@ -44,7 +47,10 @@ async function loadCohortWorkspace(ws: CohortWorkspace): Promise<{ workspaceId: 
     `c-${workspaceId}`,
     ws.timezone,
   ]);
-  await db.owner.query("INSERT INTO public.agents (workspace_id, id, external_id, name) VALUES ($1, $2, 'a', 'a')", [workspaceId, agentId]);
+  await db.owner.query("INSERT INTO public.agents (workspace_id, id, external_id, name) VALUES ($1, $2, 'a', 'a')", [
+    workspaceId,
+    agentId,
+  ]);
   await db.owner.query(
     `INSERT INTO public.users (workspace_id, id, external_id, created_at)
      SELECT $1, u, u::text, '2025-01-01' FROM unnest($2::uuid[]) AS u`,
@@ -59,7 +65,10 @@ async function loadCohortWorkspace(ws: CohortWorkspace): Promise<{ workspaceId: 
   // Credits split over two runs per user (run time is irrelevant to cohorts: credits are all-time).
   const runs = ws.users.flatMap((u, i) => {
     const half = Math.floor(u.creditsUnits / 2);
-    return [half, u.creditsUnits - half].map((units) => ({ user_id: userIds[i], credits: (units / 10_000).toFixed(4) }));
+    return [half, u.creditsUnits - half].map((units) => ({
+      user_id: userIds[i],
+      credits: (units / 10_000).toFixed(4),
+    }));
   });
   await db.owner.query(
     `INSERT INTO public.agent_runs (workspace_id, external_id, agent_id, user_id, status, started_at, credits_consumed)
@@ -72,7 +81,14 @@ async function loadCohortWorkspace(ws: CohortWorkspace): Promise<{ workspaceId: 
 
 type Cell = { n: number; complete: boolean; active: number | null; active_or_later: number | null };
 type StoredCell = Cell & { active_pct: number | null; active_or_later_pct: number | null };
-type CohortTotals = { period: Period; cohortDate: string; initialUsers: number; creditsUnits: number; elapsed: number; cells: Cell[] };
+type CohortTotals = {
+  period: Period;
+  cohortDate: string;
+  initialUsers: number;
+  creditsUnits: number;
+  elapsed: number;
+  cells: Cell[];
+};
 
 /** Brute force: cohort sizes, credits and per-offset counts of one workspace, "today" given. */
 function cohortTotals(ws: CohortWorkspace, today: string): CohortTotals[] {
@@ -84,7 +100,10 @@ function cohortTotals(ws: CohortWorkspace, today: string): CohortTotals[] {
       const first = [...user.activeDays].sort()[0];
       const cohort = startOf(period, first);
       const members = byCohort.get(cohort) ?? [];
-      members.push({ offsets: new Set(user.activeDays.map((d) => offsetOf(period, cohort, d))), creditsUnits: user.creditsUnits });
+      members.push({
+        offsets: new Set(user.activeDays.map((d) => offsetOf(period, cohort, d))),
+        creditsUnits: user.creditsUnits,
+      });
       byCohort.set(cohort, members);
     }
     for (const [cohortDate, members] of byCohort) {
@@ -144,7 +163,10 @@ function platformTotals(all: CohortTotals[][]): CohortTotals[] {
 function expectedRow(t: CohortTotals, asOf: string) {
   const pct = (x: number | null) => (x === null ? null : round2(100 * x, t.initialUsers));
   const returned = t.cells[1].active_or_later;
-  const churnCents = returned === null ? null : Math.floor((2 * 10_000 * (t.initialUsers - returned) + t.initialUsers) / (2 * t.initialUsers));
+  const churnCents =
+    returned === null
+      ? null
+      : Math.floor((2 * 10_000 * (t.initialUsers - returned) + t.initialUsers) / (2 * t.initialUsers));
   const arpuCents = Math.floor((2 * t.creditsUnits + 100 * t.initialUsers) / (200 * t.initialUsers));
   const ltv =
     churnCents === null || churnCents === 0
@@ -217,7 +239,10 @@ const cohortWorkspace = (today: string): fc.Arbitrary<CohortWorkspace> =>
     timezone: fc.constantFrom(...TIMEZONES),
     users: fc.array(
       fc.record({
-        activeDays: fc.array(fc.integer({ min: -75, max: 0 }).map((d) => addDays(today, d)), { maxLength: 8 }),
+        activeDays: fc.array(
+          fc.integer({ min: -75, max: 0 }).map((d) => addDays(today, d)),
+          { maxLength: 8 },
+        ),
         creditsUnits: fc.integer({ min: 0, max: 3_000_000 }),
       }),
       { minLength: 1, maxLength: 8 },
@@ -228,9 +253,11 @@ describe("analytics.rollup_cohorts", () => {
   it("fills every column of daily, weekly and monthly cohorts (and the platform rows) as a brute-force recomputation", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom(...TODAYS).chain((today) =>
-          fc.record({ today: fc.constant(today), a: cohortWorkspace(today), b: cohortWorkspace(today) }),
-        ),
+        fc
+          .constantFrom(...TODAYS)
+          .chain((today) =>
+            fc.record({ today: fc.constant(today), a: cohortWorkspace(today), b: cohortWorkspace(today) }),
+          ),
         async ({ today, a, b }) => {
           // Platform rows add up every workspace: start from an empty table.
           await db.owner.query("DELETE FROM analytics.user_cohorts");
@@ -302,13 +329,23 @@ describe("analytics.rollup_cohorts", () => {
       ],
     ]);
     const monthly = rows.find((r) => r.cohort_period === "monthly");
-    expect(monthly?.periods[0]).toEqual({ n: 0, complete: false, active: null, active_pct: null, active_or_later: null, active_or_later_pct: null });
+    expect(monthly?.periods[0]).toEqual({
+      n: 0,
+      complete: false,
+      active: null,
+      active_pct: null,
+      active_or_later: null,
+      active_or_later_pct: null,
+    });
   });
 
   it("judges completeness on the workspace's local today by default", async () => {
     const timezone = "Pacific/Chatham";
     const before = localDay(Date.now(), timezone);
-    const { workspaceId } = await loadCohortWorkspace({ timezone, users: [{ activeDays: [addDays(before, -3)], creditsUnits: 5 }] });
+    const { workspaceId } = await loadCohortWorkspace({
+      timezone,
+      users: [{ activeDays: [addDays(before, -3)], creditsUnits: 5 }],
+    });
     await db.owner.query("SELECT analytics.rollup_cohorts($1)", [workspaceId]);
     const after = localDay(Date.now(), timezone);
     const { rows } = await db.owner.query<{ as_of: string }>(
@@ -324,7 +361,10 @@ describe("analytics.rollup_cohorts", () => {
       ["Asia/Kolkata", "2026-05-31T18:00:00Z", "2026-05-31T19:00:00Z", "2026-05-31"], // 2nd call: 00:30 on 06-01 local
       ["America/New_York", "2026-06-01T03:30:00Z", "2026-06-01T04:30:00Z", "2026-05-31"], // 23:30 then 00:30 local
     ] as const) {
-      const { workspaceId, userIds } = await loadCohortWorkspace({ timezone, users: [{ activeDays: [], creditsUnits: 0 }] });
+      const { workspaceId, userIds } = await loadCohortWorkspace({
+        timezone,
+        users: [{ activeDays: [], creditsUnits: 0 }],
+      });
       await db.owner.query(
         `INSERT INTO public.llm_usage_logs (workspace_id, user_id, provider, model, prompt_tokens, completion_tokens, latency_ms, created_at)
          SELECT $1, $2, 'openai', 'gpt-4o', 1, 1, 1, t FROM unnest($3::timestamptz[]) AS t`,
@@ -350,13 +390,46 @@ describe("analytics.rollup_cohorts", () => {
   });
 
   it("recomputes on the engine's schedule at most once per interval per scope", async () => {
-    const { workspaceId } = await loadCohortWorkspace({ timezone: "UTC", users: [{ activeDays: ["2026-01-05"], creditsUnits: 0 }] });
+    const { workspaceId } = await loadCohortWorkspace({
+      timezone: "UTC",
+      users: [{ activeDays: ["2026-01-05"], creditsUnits: 0 }],
+    });
     const run = async () =>
-      (await db.owner.query<{ n: number }>("SELECT analytics.rollup_cohorts_when_due($1) AS n", [workspaceId])).rows[0].n;
+      (await db.owner.query<{ n: number }>("SELECT analytics.rollup_cohorts_when_due($1) AS n", [workspaceId])).rows[0]
+        .n;
     expect(await run()).toBe(3); // daily, weekly and monthly cohort rows written
     await db.owner.query("DELETE FROM analytics.user_cohorts WHERE workspace_id = $1", [workspaceId]);
     expect(await run()).toBe(0); // not due yet: nothing recomputed
-    await db.owner.query("UPDATE analytics.cohort_refreshes SET refreshed_at = now() - interval '11 minutes' WHERE scope = $1", [workspaceId]);
+    await db.owner.query(
+      "UPDATE analytics.cohort_refreshes SET refreshed_at = now() - interval '11 minutes' WHERE scope = $1",
+      [workspaceId],
+    );
     expect(await run()).toBe(3);
+  });
+});
+
+describe("refreshAllCohorts", () => {
+  it("recomputes every workspace (quiet ones too) and the platform rows", async () => {
+    // The platform rows add up every workspace of the database: clear what the other tests left.
+    await db.owner.query("DELETE FROM analytics.user_cohorts");
+    await db.owner.query("DELETE FROM analytics.user_daily_activity");
+    const { workspaceId } = await loadCohortWorkspace({
+      timezone: "UTC",
+      users: [{ activeDays: ["2026-01-05", "2026-01-06"], creditsUnits: 0 }],
+    });
+    // A stale row of a cohort that no longer exists, and no rows at all for the real cohorts.
+    await db.owner.query(
+      `INSERT INTO analytics.user_cohorts (cohort_period, cohort_date, workspace_id, initial_users, retention_data)
+       VALUES ('daily', '2020-01-01', $1, 9, '{}')`,
+      [workspaceId],
+    );
+    await refreshAllCohorts(db.owner);
+    const { rows } = await db.owner.query<{ scope: string; cohorts: string[] }>(
+      `SELECT coalesce(workspace_id::text, 'platform') AS scope, array_agg(cohort_period || ' ' || cohort_date ORDER BY cohort_period) AS cohorts
+       FROM analytics.user_cohorts GROUP BY 1`,
+    );
+    const expected = ["daily 2026-01-05", "monthly 2026-01-01", "weekly 2026-01-05"];
+    expect(rows.find((r) => r.scope === workspaceId)?.cohorts).toEqual(expected);
+    expect(rows.find((r) => r.scope === "platform")?.cohorts).toEqual(expected);
   });
 });
