@@ -267,3 +267,25 @@ describe("clear 400s", () => {
     expect((error as MetricQueryError).message).toMatch(/Supported: granularity hour\/day/);
   });
 });
+
+describe("queryMetricBreakdown", () => {
+  it("gives exact per-group values over the whole range", async () => {
+    const { queryMetricBreakdown } = await import("./query");
+    const rows = await queryMetricBreakdown(db.ownerPrisma, {
+      workspace: workspace(),
+      metric: "success_rate",
+      from: WORLD_FROM_DAY,
+      to: WORLD_TO_DAY,
+      groupBy: "agent",
+    });
+    const { rows: raw } = await db.owner.query<{ agent_id: string; rate: number }>(
+      `SELECT agent_id::text, (100.0 * count(*) FILTER (WHERE status = 'completed') / count(*) FILTER (WHERE status <> 'running'))::float8 AS rate
+       FROM public.agent_runs WHERE workspace_id = $1 GROUP BY 1`,
+      [world.workspaceId],
+    );
+    expect(rows).toHaveLength(2);
+    for (const r of raw) expect(rows.find((x) => x.key === r.agent_id)?.value).toBeCloseTo(r.rate, 9);
+    // Sorted by value, largest first.
+    expect((rows[0].value ?? 0) >= (rows[1].value ?? 0)).toBe(true);
+  });
+});

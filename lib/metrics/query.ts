@@ -218,3 +218,20 @@ async function totalOver(
   const [series] = await runQuery(db, workspace, metric, range, null, filters, 1, true);
   return series.points[0]?.v ?? null;
 }
+
+export type BreakdownRow = { key: string; label: string; value: number | null };
+
+/**
+ * One value per group over the whole range (a "top agents" list, "cost by model", a table column):
+ * the range is one bucket, so rates, percentiles and distinct counts are exact for the period.
+ */
+export async function queryMetricBreakdown(
+  db: Tx | PrismaClient,
+  input: Omit<MetricQueryInput, "granularity"> & { groupBy: string },
+): Promise<BreakdownRow[]> {
+  const { metric, range, groupBy, filters, limit } = validateMetricQuery({ ...input, granularity: "day" });
+  const series = await runQuery(db, input.workspace, metric, range, groupBy, filters, limit, true);
+  return series
+    .map((s) => ({ key: s.key, label: s.label, value: s.points[0]?.v ?? null }))
+    .sort((a, b) => (b.value ?? -Infinity) - (a.value ?? -Infinity) || a.key.localeCompare(b.key));
+}

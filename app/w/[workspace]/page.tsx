@@ -1,170 +1,176 @@
 import type { Metadata } from "next";
 import { Suspense } from "react";
-import { cache } from "react";
-import { Chart, type ChartSeriesConfig } from "@/components/chart/chart";
-import { RUN_STATUS_COLORS } from "@/components/chart/palette";
+import { Chart } from "@/components/chart/chart";
+import { OKABE_ITO } from "@/components/chart/palette";
+import { CardSkeleton, guarded } from "@/components/dashboard/card";
+import { DataTable } from "@/components/dashboard/data-table";
+import { LastHourStrip } from "@/components/dashboard/last-hour-strip";
+import { MetricChart, MultiMetricChart } from "@/components/dashboard/metric-chart";
+import { MetricKpi } from "@/components/dashboard/metric-kpi";
+import { DashboardHeader } from "@/components/dashboard/page-header";
+import dashboard from "@/components/dashboard/dashboard.module.css";
 import { EmptyState } from "@/components/empty-state";
-import { formatDay, formatValue } from "@/components/format";
 import { KpiCard, KpiCardSkeleton } from "@/components/kpi-card";
-import { Skeleton } from "@/components/skeleton";
+import { formatValue } from "@/components/format";
 import { authorizePage } from "@/lib/access/authorize";
-import {
-  CHART_WINDOW_DAYS,
-  KPI_WINDOW_DAYS,
-  getActiveUsers,
-  getRunTotals,
-  getRunsByDay,
-  hasRollupData,
-  type OverviewScope,
-} from "@/lib/overview/queries";
+import { activeUsersRolling, breakdown, hasAnyData } from "@/lib/dashboards/overview";
+import { rangeShortLabel, type SearchParams } from "@/lib/dashboards/range";
+import { dashboardScope, type DashboardScope } from "@/lib/dashboards/scope";
+import type { MetricName } from "@/lib/metrics/definitions";
 
 export const metadata: Metadata = { title: "Overview" };
 
-type Scope = { accountId: string; workspaceId: string; timezone: string };
+const KPIS: { metric: MetricName; label: string }[] = [
+  { metric: "runs", label: "Runs" },
+  { metric: "success_rate", label: "Success rate" },
+  { metric: "credits", label: "Credits" },
+  { metric: "active_users", label: "Active users" },
+  { metric: "error_rate", label: "Error rate" },
+  { metric: "runtime_p95", label: "Runtime p95" },
+  { metric: "cost_usd", label: "LLM cost" },
+  { metric: "total_tokens", label: "Tokens" },
+];
 
-// The three run cards share one query per request (React's cache keys on these primitives).
-const runTotals = cache((accountId: string, workspaceId: string, timezone: string) =>
-  getRunTotals(toScope({ accountId, workspaceId, timezone })),
-);
-
-function toScope({ accountId, workspaceId, timezone }: Scope): OverviewScope {
-  return { accountId, workspace: { id: workspaceId, timezone } };
-}
-
-const RUN_STATUS_SERIES = {
-  completed: { label: "Completed", color: RUN_STATUS_COLORS.completed },
-  failed: { label: "Failed", color: RUN_STATUS_COLORS.failed },
-  cancelled: { label: "Cancelled", color: RUN_STATUS_COLORS.cancelled },
-  running: { label: "Running", color: RUN_STATUS_COLORS.running },
-} satisfies ChartSeriesConfig;
-
-export default async function OverviewPage({ params }: { params: Promise<{ workspace: string }> }) {
+export default async function OverviewPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ workspace: string }>;
+  searchParams: Promise<SearchParams>;
+}) {
   const { workspace: slug } = await params;
   const access = await authorizePage(slug, "workspace.read");
-  const scope: Scope = {
-    accountId: access.account.id,
-    workspaceId: access.workspace.id,
-    timezone: access.workspace.timezone,
-  };
-  const hasData = await hasRollupData(toScope(scope));
+  const scope = dashboardScope(access, await searchParams, { defaultPreset: "7d" });
+  const hasData = await hasAnyData(scope);
+  const suffix = rangeShortLabel(scope.range.preset);
+  // The runs-by-status chart always shows the last 30 days: the trend behind the KPIs.
+  const last30 = dashboardScope(access, { range: "30d", granularity: "day" });
 
   return (
     <main className="page">
-      <div className="page-header">
-        <div>
-          <h1 className="page-title">{access.workspace.name}</h1>
-          <p className="page-subtitle">
-            Overview · last {KPI_WINDOW_DAYS} days · times in {access.workspace.timezone}
-          </p>
-        </div>
-      </div>
-      {hasData ? (
-        <>
-          <div className="kpi-grid">
-            <Suspense fallback={<KpiCardSkeleton label="Runs (7 days)" />}>
-              <RunsCard {...scope} />
-            </Suspense>
-            <Suspense fallback={<KpiCardSkeleton label="Success rate (7 days)" />}>
-              <SuccessRateCard {...scope} />
-            </Suspense>
-            <Suspense fallback={<KpiCardSkeleton label="Credits (7 days)" />}>
-              <CreditsCard {...scope} />
-            </Suspense>
-            <Suspense fallback={<KpiCardSkeleton label="Active users (7 days)" />}>
-              <ActiveUsersCard {...scope} />
-            </Suspense>
-          </div>
-          <Suspense fallback={<ChartSkeleton />}>
-            <RunsByDayChart {...scope} />
-          </Suspense>
-        </>
-      ) : (
+      <DashboardHeader scope={scope} title={access.workspace.name} subtitle="Overview" />
+      {!hasData ? (
         <EmptyState title="No runs yet">
           <p>
-            No runs yet — send events to <code>/api/v1/ingest</code> or run <code>npm run db:seed</code>.
+            No runs yet — send events to <code>/api/v1/ingest</code> with an API key (Settings → API keys), or run{" "}
+            <code>npm run db:seed</code> for demo data. Numbers appear within a minute of the first event.
           </p>
         </EmptyState>
+      ) : (
+        <>
+          <LastHourStrip slug={access.workspace.slug} />
+          <div className="kpi-grid" style={{ marginTop: 16 }}>
+            {KPIS.map(({ metric, label }) => (
+              <Suspense key={metric} fallback={<KpiCardSkeleton label={`${label} (${suffix})`} />}>
+                <MetricKpi scope={scope} metric={metric} label={`${label} (${suffix})`} />
+              </Suspense>
+            ))}
+          </div>
+          <Suspense fallback={<CardSkeleton title="Runs per day by status (last 30 days)" height={300} />}>
+            <MetricChart
+              scope={last30}
+              metric="runs"
+              groupBy="status"
+              kind="bar"
+              stacked
+              title="Runs per day by status (last 30 days)"
+              description="Days are workspace-local; runs count on the day they started. Running = not finished when the rollup ran."
+            />
+          </Suspense>
+          <div className={dashboard.grid} style={{ marginTop: 16 }}>
+            <Suspense fallback={<CardSkeleton title="Active users" />}>
+              <ActiveUsers scope={scope} />
+            </Suspense>
+            <Suspense fallback={<CardSkeleton title="Success and error rate" />}>
+              <MultiMetricChart scope={scope} title="Success and error rate" metrics={["success_rate", "error_rate"]} description="Of finished runs started in each bucket (0–100 %)." />
+            </Suspense>
+            <Suspense fallback={<CardSkeleton title="Runtime percentiles" />}>
+              <MultiMetricChart
+                scope={scope}
+                title="Runtime percentiles"
+                metrics={["runtime_p50", "runtime_p95", "runtime_p99"]}
+                description="Seconds, over finished runs (≤ 1 % relative error, from merged histograms)."
+              />
+            </Suspense>
+            <Suspense fallback={<CardSkeleton title="Credits by model" />}>
+              <MetricChart scope={scope} metric="credits" groupBy="model" stacked title="Credits by model" />
+            </Suspense>
+            <Suspense fallback={<CardSkeleton title="LLM cost by model" />}>
+              <MetricChart scope={scope} metric="cost_usd" groupBy="model" stacked title="LLM cost by model" />
+            </Suspense>
+            <Suspense fallback={<CardSkeleton title="Errors by type" />}>
+              <MetricChart scope={scope} metric="runs_failed" groupBy="error_type" stacked title="Errors by type" description="Failed runs by their error type." />
+            </Suspense>
+          </div>
+          <Suspense fallback={<CardSkeleton title="Top agents" />}>
+            <TopAgents scope={scope} />
+          </Suspense>
+        </>
       )}
     </main>
   );
 }
 
-async function RunsCard(scope: Scope) {
-  const totals = await runTotals(scope.accountId, scope.workspaceId, scope.timezone);
-  return (
-    <KpiCard
-      label="Runs (7 days)"
-      value={formatValue(totals.runs, "integer")}
-      rawValue={totals.runs}
-      hint={`${formatDay(totals.from)} – ${formatDay(totals.to)}`}
-    />
-  );
+async function ActiveUsers({ scope }: { scope: DashboardScope }) {
+  return guarded("Active users", async () => {
+    const days = await activeUsersRolling(scope);
+    const last = days.at(-1);
+    return (
+      <div data-testid="active-users">
+        <div className="kpi-grid">
+          <KpiCard label="DAU" value={formatValue(last?.dau ?? null, "integer")} rawValue={last?.dau ?? null} hint={`on ${scope.range.to}`} />
+          <KpiCard label="WAU" value={formatValue(last?.wau ?? null, "integer")} rawValue={last?.wau ?? null} hint="7 days to that day" />
+          <KpiCard label="MAU" value={formatValue(last?.mau ?? null, "integer")} rawValue={last?.mau ?? null} hint="30 days to that day" />
+        </div>
+        <Chart
+          title="Active users (DAU / WAU / MAU)"
+          description="Distinct users with an activity event, run or LLM call: on the day, in the 7 and in the 30 days ending that day."
+          kind="line"
+          data={days}
+          xKey="day"
+          xFormat="day"
+          config={{
+            dau: { label: "DAU", color: OKABE_ITO.blue },
+            wau: { label: "WAU", color: OKABE_ITO.orange },
+            mau: { label: "MAU", color: OKABE_ITO.bluishGreen },
+          }}
+        />
+      </div>
+    );
+  });
 }
 
-async function SuccessRateCard(scope: Scope) {
-  const totals = await runTotals(scope.accountId, scope.workspaceId, scope.timezone);
-  const finished = totals.completed + totals.failed + totals.cancelled;
-  return (
-    <KpiCard
-      label="Success rate (7 days)"
-      value={formatValue(totals.successRate, "percent")}
-      rawValue={totals.successRate}
-      hint={
-        finished === 0
-          ? "No finished runs"
-          : `${formatValue(totals.completed, "integer")} of ${formatValue(finished, "integer")} finished runs`
-      }
-    />
-  );
-}
-
-async function CreditsCard(scope: Scope) {
-  const totals = await runTotals(scope.accountId, scope.workspaceId, scope.timezone);
-  const perRun = totals.runs === 0 ? null : totals.credits / totals.runs;
-  return (
-    <KpiCard
-      label="Credits (7 days)"
-      value={formatValue(totals.credits, "credits")}
-      rawValue={totals.credits}
-      hint={perRun === null ? "No runs" : `${formatValue(perRun, "decimal")} per run`}
-    />
-  );
-}
-
-async function ActiveUsersCard(scope: Scope) {
-  const activeUsers = await getActiveUsers(toScope(scope));
-  return (
-    <KpiCard
-      label="Active users (7 days)"
-      value={formatValue(activeUsers, "integer")}
-      rawValue={activeUsers}
-      hint="Distinct users with any activity"
-    />
-  );
-}
-
-async function RunsByDayChart(scope: Scope) {
-  const days = await getRunsByDay(toScope(scope));
-  return (
-    <Chart
-      title={`Runs per day by status (last ${CHART_WINDOW_DAYS} days)`}
-      description="Days are workspace-local. Running = started that day and not finished when the rollup ran."
-      kind="bar"
-      stacked
-      data={days}
-      xKey="day"
-      xFormat="day"
-      valueFormat="integer"
-      config={RUN_STATUS_SERIES}
-    />
-  );
-}
-
-function ChartSkeleton() {
-  return (
-    <section className="card" aria-busy="true" aria-label="Runs per day by status">
-      <Skeleton width="40%" height={18} />
-      <Skeleton height={300} style={{ marginTop: 16 }} />
-    </section>
-  );
+async function TopAgents({ scope }: { scope: DashboardScope }) {
+  return guarded("Top agents", async () => {
+    const [runs, success, credits] = await Promise.all([
+      breakdown(scope, "runs", "agent", 10),
+      breakdown(scope, "success_rate", "agent", 50),
+      breakdown(scope, "credits", "agent", 50),
+    ]);
+    const rows = runs.map((r) => ({
+      id: r.key,
+      values: {
+        agent: r.label,
+        runs: r.value,
+        success_rate: (success.find((s) => s.key === r.key)?.value ?? null) === null ? null : (success.find((s) => s.key === r.key)?.value ?? 0) / 100,
+        credits: credits.find((c) => c.key === r.key)?.value ?? null,
+      },
+      hrefs: { agent: `/w/${scope.workspace.slug}/agents/${r.key}` },
+    }));
+    return (
+      <DataTable
+        title="Top agents"
+        filename={`top-agents-${scope.range.from}-${scope.range.to}.csv`}
+        columns={[
+          { key: "agent", label: "Agent", link: true },
+          { key: "runs", label: "Runs", format: "integer" },
+          { key: "success_rate", label: "Success rate", format: "percent" },
+          { key: "credits", label: "Credits", format: "credits" },
+        ]}
+        rows={rows}
+        initialSort={{ key: "runs", dir: "desc" }}
+        emptyText="No agent ran in this range — pick a longer range."
+      />
+    );
+  });
 }

@@ -1,0 +1,144 @@
+import { Chart, type ChartRow, type ChartSeriesConfig } from "@/components/chart/chart";
+import { OKABE_ITO, RUN_STATUS_COLORS, SERIES_COLORS } from "@/components/chart/palette";
+import type { ValueFormat } from "@/components/format";
+import { scopeMetric, type DashboardScope } from "@/lib/dashboards/scope";
+import type { GroupBy, MetricFilters, MetricName, MetricUnit } from "@/lib/metrics/definitions";
+import { METRIC_DEFINITIONS } from "@/lib/metrics/definitions";
+import type { MetricResult } from "@/lib/metrics/query";
+import { guarded } from "./card";
+
+export function unitFormat(unit: MetricUnit): ValueFormat {
+  if (unit === "percent") return "percent";
+  if (unit === "usd") return "usd";
+  if (unit === "credits" || unit === "seconds" || unit === "ms") return "decimal";
+  return "integer";
+}
+
+/** Chart values: the catalogue's percentages are 0–100, the shared formatter expects fractions. */
+function chartValue(v: number | null, unit: MetricUnit): number | null {
+  return v === null ? null : unit === "percent" ? v / 100 : v;
+}
+
+function xOf(t: string, granularity: string): string {
+  return granularity === "hour" ? `${t.slice(5, 10)} ${t.slice(11, 16)}` : t.slice(0, 10);
+}
+
+/** Catalogue results → rows {x, series…} + a colour config (status series keep their colours). */
+export function toChart(results: { result: MetricResult; suffix?: string; labelSuffix?: string }[]): {
+  data: ChartRow[];
+  config: ChartSeriesConfig;
+} {
+  const config: ChartSeriesConfig = {};
+  const rows = new Map<number, ChartRow>();
+  let colour = 0;
+  for (const { result, suffix = "", labelSuffix = "" } of results) {
+    for (const series of result.series) {
+      const key = `s_${series.key.replace(/[^a-zA-Z0-9_]/g, "_")}${suffix}`;
+      const statusColour = RUN_STATUS_COLORS[series.key as keyof typeof RUN_STATUS_COLORS];
+      // Run statuses read as words ("Completed"), like everywhere else in the app.
+      const seriesLabel = statusColour ? `${series.label[0].toUpperCase()}${series.label.slice(1)}` : series.label;
+      config[key] = {
+        label: `${seriesLabel}${labelSuffix}`,
+        color: suffix ? OKABE_ITO.grey : (statusColour ?? SERIES_COLORS[colour++ % SERIES_COLORS.length]),
+      };
+      series.points.forEach((point, index) => {
+        const row = rows.get(index) ?? { x: xOf(point.t, result.granularity) };
+        // The previous period is drawn against the current period's buckets, by position.
+        row[key] = chartValue(point.v, result.unit);
+        rows.set(index, row);
+      });
+    }
+  }
+  return { data: [...rows.values()], config };
+}
+
+export async function MetricChart({
+  scope,
+  metric,
+  title,
+  description,
+  groupBy,
+  filters,
+  kind = "bar",
+  stacked = false,
+  limit,
+}: {
+  scope: DashboardScope;
+  metric: MetricName;
+  title: string;
+  description?: string;
+  groupBy?: GroupBy;
+  filters?: MetricFilters;
+  kind?: "bar" | "line" | "area";
+  stacked?: boolean;
+  limit?: number;
+}) {
+  return guarded(title, async () => {
+    const definition = METRIC_DEFINITIONS[metric];
+    const current = await scopeMetric(scope, metric, { groupBy, filters, limit });
+    const results: { result: MetricResult; suffix?: string; labelSuffix?: string }[] = [{ result: current }];
+    if (scope.range.compare && !groupBy) {
+      results.push({ result: await scopeMetric(scope, metric, { filters, previous: true }), suffix: "_prev", labelSuffix: " (previous period)" });
+    }
+    const { data, config } = toChart(results);
+    const nothing = current.series.every((s) => s.points.every((p) => p.v === null || p.v === 0));
+    return (
+      <div data-metric={metric} data-testid={`chart-${metric}${groupBy ? `-by-${groupBy}` : ""}`}>
+        <Chart
+          title={title}
+          description={nothing ? "No data in this range — widen the range or check that events are being ingested." : (description ?? definition.description)}
+          kind={kind}
+          stacked={stacked}
+          data={data}
+          xKey="x"
+          xFormat={current.granularity === "hour" ? "text" : "day"}
+          xLabel={current.granularity === "hour" ? "Hour" : current.granularity === "day" ? "Day" : `${current.granularity[0].toUpperCase()}${current.granularity.slice(1)} starting`}
+          valueFormat={unitFormat(current.unit)}
+          config={config}
+        />
+      </div>
+    );
+  });
+}
+
+/** Several ungrouped metrics of one unit in one chart (e.g. runtime p50/p95/p99). */
+export async function MultiMetricChart({
+  scope,
+  title,
+  description,
+  metrics,
+  kind = "line",
+  filters,
+}: {
+  scope: DashboardScope;
+  title: string;
+  description?: string;
+  metrics: MetricName[];
+  kind?: "bar" | "line" | "area";
+  filters?: MetricFilters;
+}) {
+  return guarded(title, async () => {
+    const results = await Promise.all(metrics.map((metric) => scopeMetric(scope, metric, { filters })));
+    const { data, config } = toChart(
+      results.map((result) => ({
+        result: { ...result, series: result.series.map((s) => ({ ...s, key: result.metric, label: METRIC_DEFINITIONS[result.metric].label })) },
+      })),
+    );
+    const first = results[0];
+    return (
+      <div data-testid={`chart-${metrics.join("-")}`}>
+        <Chart
+          title={title}
+          description={description}
+          kind={kind}
+          data={data}
+          xKey="x"
+          xFormat={first.granularity === "hour" ? "text" : "day"}
+          xLabel={first.granularity === "hour" ? "Hour" : "Day"}
+          valueFormat={unitFormat(first.unit)}
+          config={config}
+        />
+      </div>
+    );
+  });
+}
