@@ -114,6 +114,7 @@ export function Chart({
                     <ChartTooltip {...props} config={config} formatX={formatX} formatY={formatY} />
                   )}
                 />
+                {/* No animations: dashboards re-render on resize and filters, and motion helps no one read numbers. */}
                 {series.map(([key, { label, color }], index) => {
                   const stackId = stacked ? "stack" : undefined;
                   if (kind === "line") {
@@ -121,6 +122,7 @@ export function Chart({
                       <Line
                         key={key}
                         dataKey={key}
+                        isAnimationActive={false}
                         name={label}
                         stroke={color}
                         strokeWidth={2}
@@ -134,6 +136,7 @@ export function Chart({
                       <Area
                         key={key}
                         dataKey={key}
+                        isAnimationActive={false}
                         name={label}
                         stroke={color}
                         fill={color}
@@ -148,6 +151,7 @@ export function Chart({
                     <Bar
                       key={key}
                       dataKey={key}
+                      isAnimationActive={false}
                       name={label}
                       fill={color}
                       stackId={stackId}
