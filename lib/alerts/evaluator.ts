@@ -224,11 +224,11 @@ export async function applyObservations(
           });
           const inserted = await tx.$executeRaw`
             INSERT INTO analytics.alert_notifications (workspace_id, alert_rule_id, incident_id, alert_history_id,
-              alert_channel_id, event, event_seq, status, suppressed_reason, payload)
+              alert_channel_id, event, event_seq, status, suppressed_reason, payload, next_attempt_at)
             VALUES (${rule.workspace_id}::uuid, ${rule.id}::uuid, ${incidentId}::uuid, ${historyId}::uuid,
               ${channel.id}::uuid, ${notification.event}, ${notification.eventSeq},
               ${deliverable ? "pending" : "suppressed"}, ${deliverable ? null : notification.suppressed},
-              ${JSON.stringify(payload)}::jsonb)
+              ${JSON.stringify(payload)}::jsonb, ${tick})
             ON CONFLICT (workspace_id, incident_id, event_seq, alert_channel_id) DO NOTHING`;
           if (deliverable) notificationsCreated += inserted;
         }
@@ -267,7 +267,8 @@ async function evaluateClaimedRule(db: PrismaClient, rule: RuleRow, tick: Date) 
     const keys = await db.$queryRaw<Array<{ series_key: string }>>`
       SELECT series_key FROM analytics.alert_series_state
       WHERE workspace_id = ${rule.workspace_id}::uuid AND alert_rule_id = ${rule.id}::uuid`;
-    if (keys.length === 0 && !rule.scope_kind.startsWith("each_")) {
+    // A rule with no series yet records the error on its rule-wide series.
+    if (keys.length === 0) {
       observed.series.push({ key: SINGLE_SERIES_KEY, label: scopeLabel(rule), observation });
     }
   }

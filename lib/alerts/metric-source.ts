@@ -4,14 +4,16 @@
  * only maps a rule onto those calls and never computes a metric itself.
  *
  * Rollups are hourly, so a window is widened to whole hours by the catalogue (a 5-minute window
- * reads the current hour). Per-series scopes (each user / each agent) are limited to additive
- * metrics (sums): their window value is the sum of the hourly points the catalogue returns, which
- * is exact for sums and would not be for rates or percentiles (the rule form refuses those).
+ * reads the current hour); splits the catalogue keeps only daily (per user) use whole local days.
+ * Per-series scopes (each user / each agent) are limited to additive metrics (sums): their window
+ * value is the sum of the points the catalogue returns, exact for sums and not for rates or
+ * percentiles (the rule form refuses those).
  */
 import type { Tx } from "@/lib/db/prisma";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
 import { METRIC_DEFINITIONS, isMetricName } from "@/lib/metrics/definitions";
-import { MAX_SERIES_LIMIT, queryMetric, queryMetricTotal } from "@/lib/metrics/query";
+import { MetricQueryError } from "@/lib/metrics/errors";
+import { MAX_SERIES_LIMIT, queryMetric } from "@/lib/metrics/query";
 import { type Condition, observe } from "./condition";
 import { scopeQuery, type RuleRow } from "./rule-shape";
 import type { Observation } from "./state-machine";
@@ -43,6 +45,17 @@ export function scopeLabel(rule: Pick<RuleRow, "scope_kind" | "scope_value">): s
 }
 
 /**
+ * How hourly catalogue values become one window value. Sums add up exactly; a rate, mean or
+ * percentile cannot be recombined from hourly values, so it is read from the most recent hour
+ * that has a value (the catalogue's own number for that hour, never a recomputation).
+ */
+function windowValue(values: Array<number | null>, additive: boolean): number | null {
+  if (additive) return values.reduce<number>((sum, v) => sum + (v ?? 0), 0);
+  for (let i = values.length - 1; i >= 0; i--) if (values[i] !== null) return values[i];
+  return null;
+}
+
+/**
  * The rule's observations at `tick`. Per-series rules return one entry per series the catalogue
  * reports (the top 50 by value); a known series missing from the answer had no activity, i.e. 0
  * for a sum, which `observeMissing` turns into an observation.
@@ -55,48 +68,45 @@ export async function observeRule(
 ): Promise<{ series: SeriesObservation[]; observeMissing: (key: string) => Observation }> {
   const windowMs = rule.evaluation_window_minutes * 60_000;
   const from = new Date(tick.getTime() - windowMs);
-  const workspace = { id: rule.workspace_id, timezone: rule.workspace_timezone };
-  const { filters, groupBy } = scopeQuery(rule.scope_kind, rule.scope_value);
-  if (groupBy === null) {
-    const total = await queryMetricTotal(db, {
-      workspace,
-      metric: rule.metric_type,
-      from: from.toISOString(),
-      to: tick.toISOString(),
-      filters,
-    });
-    return {
-      series: [{ key: SINGLE_SERIES_KEY, label: scopeLabel(rule), observation: observe(condition, total.value, total.previous) }],
-      observeMissing: () => ({ kind: "no_data" }),
-    };
-  }
   const percent = condition.kind === "percent_change";
-  const queryFrom = percent ? new Date(from.getTime() - windowMs) : from;
-  const result = await queryMetric(db, {
-    workspace,
-    metric: rule.metric_type,
-    from: queryFrom.toISOString(),
-    to: tick.toISOString(),
-    granularity: "hour",
-    groupBy,
-    filters,
-    limit: MAX_SERIES_LIMIT,
-  });
-  // The hour the window starts in (the catalogue widens to whole hours the same way).
-  const currentFrom = Math.floor(from.getTime() / 3_600_000) * 3_600_000;
+  const { filters, groupBy } = scopeQuery(rule.scope_kind, rule.scope_value);
+  const query = (granularity: "hour" | "day") =>
+    queryMetric(db, {
+      workspace: { id: rule.workspace_id, timezone: rule.workspace_timezone },
+      metric: rule.metric_type,
+      from: new Date(percent ? from.getTime() - windowMs : from.getTime()).toISOString(),
+      to: tick.toISOString(),
+      granularity,
+      groupBy,
+      filters,
+      limit: MAX_SERIES_LIMIT,
+    });
+  let granularity: "hour" | "day" = "hour";
+  let result;
+  try {
+    result = await query("hour");
+  } catch (error) {
+    // Some splits (per user) exist only as daily rollups: the window is then whole local days.
+    if (!(error instanceof MetricQueryError) || error.code !== "invalid_group_by") throw error;
+    granularity = "day";
+    result = await query("day");
+  }
+  const additive = isAdditiveMetric(rule.metric_type);
+  // A bucket belongs to the window when it ends after the window starts (the catalogue widens the
+  // range to whole buckets the same way); earlier buckets are the previous window.
+  const bucketMs = granularity === "hour" ? 3_600_000 : 86_400_000;
   const series = result.series.map((s) => {
-    let current = 0;
-    let previous = 0;
-    for (const point of s.points) {
-      const value = point.v ?? 0;
-      if (new Date(point.t).getTime() >= currentFrom) current += value;
-      else previous += value;
-    }
+    const current: Array<number | null> = [];
+    const previous: Array<number | null> = [];
+    for (const point of s.points) (new Date(point.t).getTime() + bucketMs > from.getTime() ? current : previous).push(point.v);
     return {
-      key: `${groupBy}:${s.key}`,
-      label: s.label,
-      observation: observe(condition, current, percent ? previous : null),
+      key: groupBy === null ? SINGLE_SERIES_KEY : `${groupBy}:${s.key}`,
+      label: groupBy === null ? scopeLabel(rule) : s.label,
+      observation: observe(condition, windowValue(current, additive), percent ? windowValue(previous, additive) : null),
     };
   });
-  return { series, observeMissing: () => observe(condition, 0, percent ? 0 : null) };
+  return {
+    series,
+    observeMissing: () => (additive ? observe(condition, 0, percent ? 0 : null) : { kind: "no_data" }),
+  };
 }
