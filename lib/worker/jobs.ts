@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { runAlertDelivery, runAlertEvaluation } from "@/lib/alerts/job";
 import { rebuildRollups, refreshDirtyRollups } from "@/lib/rollups/engine";
 import { registerJob, registeredJobs } from "./registry";
 
@@ -49,6 +50,11 @@ export function registerDefaultJobs(env: NodeJS.ProcessEnv = process.env): void 
     { cron: "20 0 * * *" },
     { expireInSeconds: 60 * 60 },
   );
+
+  // Alert rules: evaluated every minute (several workers split the rules, notifications stay
+  // exactly-once); retries of failed deliveries go out between evaluations.
+  add("alerts-evaluate", runAlertEvaluation, { cron: "* * * * *" }, { retryLimit: 1, expireInSeconds: 5 * 60 });
+  add("alerts-deliver", runAlertDelivery, { everySeconds: 15 }, { retryLimit: 1, expireInSeconds: 5 * 60 });
 
   add(
     "refresh-materialized-views",
