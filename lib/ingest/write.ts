@@ -287,6 +287,22 @@ async function insertLlmCalls(tx: Tx, workspaceId: string, calls: LlmCallItem[])
   // Cost: the reported one, else the workspace's price in force at the call's time, else unknown
   // (NULL, "unpriced") — never a silent $0.
   const rows = await tx.$queryRaw<{ created_at: Date }[]>`
+    WITH i AS (
+      SELECT * FROM unnest(${b.map((c) => c.runId ?? null)}::text[], ${b.map((c) => c.agentId ?? null)}::text[],
+                  ${b.map((c) => c.userId)}::text[], ${b.map((c) => c.provider.toLowerCase())}::text[],
+                  ${b.map((c) => c.model.toLowerCase())}::text[], ${b.map((c) => String(c.promptTokens))}::text[]::int[],
+                  ${b.map((c) => String(c.completionTokens))}::text[]::int[], ${b.map((c) => str(c.costUsd))}::text[]::numeric[],
+                  ${b.map((c) => String(c.latencyMs))}::text[]::int[], ${b.map((c) => str(c.timeToFirstTokenMs))}::text[]::int[],
+                  ${b.map((c) => c.finishReason ?? null)}::text[], ${b.map((c) => str(c.success))}::text[]::boolean[],
+                  ${b.map((c) => c.errorType ?? null)}::text[], ${calls.map((c) => c.timestamp)}::text[]::timestamptz[])
+           AS i(run_ext, agent_ext, user_ext, provider, model, prompt_tokens, completion_tokens, cost, latency_ms, ttft_ms,
+                finish_reason, success, error_type, created_at)
+    ), candidates AS MATERIALIZED (
+      -- Price versions ranked once per distinct (provider, model) of the batch, not once per call.
+      SELECT m.provider AS call_provider, m.model AS call_model, c.*
+        FROM (SELECT DISTINCT provider, model FROM i WHERE cost IS NULL) m
+        CROSS JOIN LATERAL app.price_candidates(${workspaceId}::uuid, m.provider, m.model) c
+    )
     INSERT INTO public.llm_usage_logs (workspace_id, run_id, agent_id, user_id, provider, model, prompt_tokens,
                                        completion_tokens, input_cost_usd, output_cost_usd, total_cost_usd, cost_source,
                                        latency_ms, time_to_first_token_ms, finish_reason, success, error_type, created_at)
@@ -299,19 +315,14 @@ async function insertLlmCalls(tx: Tx, workspaceId: string, calls: LlmCallItem[])
            CASE WHEN i.cost IS NOT NULL THEN 'reported'
                 WHEN p.input_usd_per_million IS NOT NULL THEN 'price_table' ELSE 'unpriced' END,
            i.latency_ms, i.ttft_ms, i.finish_reason, coalesce(i.success, true), i.error_type, i.created_at
-      FROM unnest(${b.map((c) => c.runId ?? null)}::text[], ${b.map((c) => c.agentId ?? null)}::text[],
-                  ${b.map((c) => c.userId)}::text[], ${b.map((c) => c.provider.toLowerCase())}::text[],
-                  ${b.map((c) => c.model.toLowerCase())}::text[], ${b.map((c) => String(c.promptTokens))}::text[]::int[],
-                  ${b.map((c) => String(c.completionTokens))}::text[]::int[], ${b.map((c) => str(c.costUsd))}::text[]::numeric[],
-                  ${b.map((c) => String(c.latencyMs))}::text[]::int[], ${b.map((c) => str(c.timeToFirstTokenMs))}::text[]::int[],
-                  ${b.map((c) => c.finishReason ?? null)}::text[], ${b.map((c) => str(c.success))}::text[]::boolean[],
-                  ${b.map((c) => c.errorType ?? null)}::text[], ${calls.map((c) => c.timestamp)}::text[]::timestamptz[])
-           AS i(run_ext, agent_ext, user_ext, provider, model, prompt_tokens, completion_tokens, cost, latency_ms, ttft_ms,
-                finish_reason, success, error_type, created_at)
+      FROM i
       JOIN public.users u ON u.workspace_id = ${workspaceId}::uuid AND u.external_id = i.user_ext
       LEFT JOIN public.agents a ON a.workspace_id = ${workspaceId}::uuid AND a.external_id = i.agent_ext
       LEFT JOIN public.agent_runs r ON r.workspace_id = ${workspaceId}::uuid AND r.external_id = i.run_ext
-      LEFT JOIN LATERAL app.model_price_at(${workspaceId}::uuid, i.provider, i.model, i.created_at) p ON true
+      LEFT JOIN LATERAL (
+        SELECT c.input_usd_per_million, c.output_usd_per_million FROM candidates c
+         WHERE i.cost IS NULL AND c.call_provider = i.provider AND c.call_model = i.model AND c.effective_from <= i.created_at
+         ORDER BY c.priority, c.effective_from DESC LIMIT 1) p ON true
     RETURNING created_at`;
   return rows.map((row) => row.created_at);
 }
