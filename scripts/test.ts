@@ -17,7 +17,7 @@ const only = args.includes("--unit") ? "unit" : args.includes("--e2e") ? "e2e" :
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
 const reports = mkdtempSync(path.join(os.tmpdir(), "pulseboard-reports-"));
 
-function run(command: string, commandArgs: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<number> {
+function run(command: string, commandArgs: string[], extraEnv: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(command, commandArgs, { stdio: "inherit", env: { ...env, ...extraEnv } });
     child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));

@@ -1,4 +1,4 @@
-import { notFound, redirect } from "next/navigation";
+import { forbidden, notFound, redirect } from "next/navigation";
 import { NextResponse } from "next/server";
 import { z } from "zod";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
@@ -144,7 +144,7 @@ export async function listReadableWorkspaces(
 
 /**
  * For server components: the same check, with refusals turned into navigation — sign in (401),
- * the 404 page (404: outsiders never learn the workspace exists), the forbidden page (403).
+ * the 404 page (404: outsiders never learn the workspace exists), app/forbidden.tsx with status 403.
  * `returnTo` is where sign-in should come back to.
  */
 export async function authorizePage(
@@ -158,7 +158,7 @@ export async function authorizePage(
     if (!(error instanceof AccessError)) throw error;
     if (error.status === 401) redirect(`/login?callbackUrl=${encodeURIComponent(returnTo)}`);
     if (error.status === 404) notFound();
-    redirect(`/forbidden?from=${encodeURIComponent(returnTo)}`);
+    forbidden(); // renders app/forbidden.tsx with a real 403 status
   }
 }
 

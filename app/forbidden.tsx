@@ -1,9 +1,6 @@
-import type { Metadata } from "next";
 import Link from "next/link";
 
-export const metadata: Metadata = { title: "Not allowed" };
-
-/** Where pages send a member whose role lacks the permission the page needs (403). */
+/** Rendered with status 403 when a member's role lacks the permission a page needs (see authorizePage). */
 export default function ForbiddenPage() {
   return (
     <main className="center-page">
