@@ -65,7 +65,7 @@ export async function handleIngestRequest(request: Request, deps: IngestHandlerD
   } catch (error) {
     if (error instanceof IdempotencyMismatchError) return problem(422, "idempotency_key_reused", error.message);
     if (error instanceof IngestUnavailableError) {
-      return problem(503, "unavailable", "The database is briefly unavailable; nothing of this batch was stored. Retry it.", {
+      return problem(503, "unavailable", "The database is briefly unavailable. Retry the same batch: items already stored are acknowledged as duplicates, never stored twice.", {
         "Retry-After": "1",
       });
     }
