@@ -27,8 +27,18 @@ beforeAll(async () => {
     [workspaceId, rows[0].id, rows[1].id],
   );
   const workspace = { id: workspaceId, slug: "keys", name: "keys", timezone: "UTC" };
-  admin = { account: { id: rows[0].id, email: "a@example.com", name: null }, workspace, role: "owner", isPlatformAdmin: false };
-  viewer = { account: { id: rows[1].id, email: "v@example.com", name: null }, workspace, role: "viewer", isPlatformAdmin: false };
+  admin = {
+    account: { id: rows[0].id, email: "a@example.com", name: null },
+    workspace,
+    role: "owner",
+    isPlatformAdmin: false,
+  };
+  viewer = {
+    account: { id: rows[1].id, email: "v@example.com", name: null },
+    workspace,
+    role: "viewer",
+    isPlatformAdmin: false,
+  };
 });
 afterAll(async () => {
   await db?.drop();
@@ -36,7 +46,15 @@ afterAll(async () => {
 
 describe("API keys", () => {
   it("are shown once, stored as a hash, listed by prefix, verified, and dead once revoked", async () => {
-    const { key, summary } = await createKeyFor(admin, form([["name", "CI"], ["scopes", "ingest"], ["scopes", "ingest"]]), db.appPrisma);
+    const { key, summary } = await createKeyFor(
+      admin,
+      form([
+        ["name", "CI"],
+        ["scopes", "ingest"],
+        ["scopes", "ingest"],
+      ]),
+      db.appPrisma,
+    );
     expect(key.startsWith(`${summary.prefix}_`)).toBe(true);
     expect(summary.scopes).toEqual(["ingest"]);
     const stored = await db.owner.query("SELECT encode(secret_sha256, 'hex') AS hash, prefix FROM public.api_keys");
@@ -58,8 +76,26 @@ describe("API keys", () => {
   });
 
   it("rejects invalid input with field messages and refuses viewers", async () => {
-    await expect(createKeyFor(admin, form([["name", ""], ["scopes", "admin"]]), db.appPrisma)).rejects.toThrow(/name|scopes/i);
-    await expect(createKeyFor(viewer, form([["name", "x"], ["scopes", "read"]]), db.appPrisma)).rejects.toThrow();
+    await expect(
+      createKeyFor(
+        admin,
+        form([
+          ["name", ""],
+          ["scopes", "admin"],
+        ]),
+        db.appPrisma,
+      ),
+    ).rejects.toThrow(/name|scopes/i);
+    await expect(
+      createKeyFor(
+        viewer,
+        form([
+          ["name", "x"],
+          ["scopes", "read"],
+        ]),
+        db.appPrisma,
+      ),
+    ).rejects.toThrow();
     // The app role cannot read the hash back even as an owner.
     await expect(
       db.appPrisma.$transaction(async (tx) => {

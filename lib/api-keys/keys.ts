@@ -16,7 +16,10 @@ const API_KEY_PATTERN = /^pb_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$/;
 
 export const createApiKeyInputSchema = z.object({
   name: z.string().trim().min(1, { message: "Give the key a name" }).max(100),
-  scopes: z.array(apiKeyScopeSchema).min(1, { message: "Pick at least one scope" }).transform((s) => [...new Set(s)].sort()),
+  scopes: z
+    .array(apiKeyScopeSchema)
+    .min(1, { message: "Pick at least one scope" })
+    .transform((s) => [...new Set(s)].sort()),
 });
 export type CreateApiKeyInput = z.input<typeof createApiKeyInputSchema>;
 
@@ -47,7 +50,13 @@ export type VerifiedApiKey = {
 export async function verifyApiKey(db: PrismaClient, presented: string): Promise<VerifiedApiKey | null> {
   if (!API_KEY_PATTERN.test(presented)) return null;
   const rows = await db.$queryRaw<
-    { api_key_id: string; workspace_id: string; scopes: string[]; rate_limit_per_second: number | null; rate_limit_burst: number | null }[]
+    {
+      api_key_id: string;
+      workspace_id: string;
+      scopes: string[];
+      rate_limit_per_second: number | null;
+      rate_limit_burst: number | null;
+    }[]
   >`SELECT api_key_id, workspace_id, scopes, rate_limit_per_second, rate_limit_burst
       FROM app.verify_api_key(${hashApiKey(presented)}::bytea)`;
   const row = rows[0];
@@ -87,7 +96,15 @@ export async function createApiKey(
   const parsed = createApiKeyInputSchema.parse(input);
   const generated = generateApiKey();
   const rows = await tx.$queryRaw<
-    { id: string; name: string; prefix: string; scopes: string[]; created_at: Date; last_used_at: Date | null; revoked_at: Date | null }[]
+    {
+      id: string;
+      name: string;
+      prefix: string;
+      scopes: string[];
+      created_at: Date;
+      last_used_at: Date | null;
+      revoked_at: Date | null;
+    }[]
   >`INSERT INTO public.api_keys (workspace_id, name, prefix, secret_sha256, scopes, created_by)
     VALUES (${workspaceId}::uuid, ${parsed.name}, ${generated.prefix}, ${generated.secretSha256}::bytea,
             ${parsed.scopes}::text[], ${createdBy}::uuid)
@@ -98,7 +115,15 @@ export async function createApiKey(
 
 export async function listApiKeys(tx: Tx | PrismaClient, workspaceId: string): Promise<ApiKeySummary[]> {
   const rows = await tx.$queryRaw<
-    { id: string; name: string; prefix: string; scopes: string[]; created_at: Date; last_used_at: Date | null; revoked_at: Date | null }[]
+    {
+      id: string;
+      name: string;
+      prefix: string;
+      scopes: string[];
+      created_at: Date;
+      last_used_at: Date | null;
+      revoked_at: Date | null;
+    }[]
   >`SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at
       FROM public.api_keys WHERE workspace_id = ${workspaceId}::uuid
      ORDER BY revoked_at IS NOT NULL, created_at DESC`;
@@ -132,5 +157,3 @@ function toSummary(row: {
     revokedAt: row.revoked_at,
   };
 }
-
-

@@ -17,12 +17,20 @@ export function parseCreateKeyForm(form: FormData) {
 
 export async function createKeyFor(access: WorkspaceAccess, form: FormData, db: PrismaClient = appPrisma()) {
   const input = parseCreateKeyForm(form);
-  return withUserContext(access.account.id, (tx) => createApiKey(tx, access.workspace.id, input, access.account.id), db);
+  return withUserContext(
+    access.account.id,
+    (tx) => createApiKey(tx, access.workspace.id, input, access.account.id),
+    db,
+  );
 }
 
 export const revokeKeyFormSchema = z.object({ keyId: z.uuid({ message: "Unknown key" }) });
 
-export async function revokeKeyFor(access: WorkspaceAccess, form: FormData, db: PrismaClient = appPrisma()): Promise<boolean> {
+export async function revokeKeyFor(
+  access: WorkspaceAccess,
+  form: FormData,
+  db: PrismaClient = appPrisma(),
+): Promise<boolean> {
   const { keyId } = revokeKeyFormSchema.parse({ keyId: form.get("keyId") });
   return withUserContext(access.account.id, (tx) => revokeApiKey(tx, access.workspace.id, keyId), db);
 }

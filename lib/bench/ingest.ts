@@ -33,10 +33,23 @@ function makeEvents(count: number, prefix: string): Event[] {
         id: `${prefix}-${i}`,
         type: "llm_call",
         timestamp: ts,
-        body: { userId, agentId: `agent-${i % AGENTS}`, provider: "openai", model: models[i % models.length], promptTokens: 500 + (i % 977), completionTokens: 50 + (i % 311), latencyMs: 200 + (i % 1500) },
+        body: {
+          userId,
+          agentId: `agent-${i % AGENTS}`,
+          provider: "openai",
+          model: models[i % models.length],
+          promptTokens: 500 + (i % 977),
+          completionTokens: 50 + (i % 311),
+          latencyMs: 200 + (i % 1500),
+        },
       });
     } else if (kind < 9) {
-      events.push({ id: `${prefix}-${i}`, type: "activity", timestamp: ts, body: { userId, eventType: "page_view", pagePath: `/p/${i % 50}`, metadata: { n: i % 7 } } });
+      events.push({
+        id: `${prefix}-${i}`,
+        type: "activity",
+        timestamp: ts,
+        body: { userId, eventType: "page_view", pagePath: `/p/${i % 50}`, metadata: { n: i % 7 } },
+      });
     } else {
       events.push({
         id: `${prefix}-${i}`,
@@ -114,7 +127,8 @@ async function benchHttp(ctx: BenchContext, events: Event[]): Promise<number> {
     );
     const seconds = (performance.now() - started) / 1000;
     const stored = await countRows(ctx, workspaceId);
-    if (stored !== events.length + 10) throw new Error(`ingest bench: stored ${stored} rows for ${events.length + 10} events`);
+    if (stored !== events.length + 10)
+      throw new Error(`ingest bench: stored ${stored} rows for ${events.length + 10} events`);
     return events.length / seconds;
   } finally {
     await server.close();
@@ -131,13 +145,51 @@ async function benchCopy(ctx: BenchContext, events: Event[]): Promise<number> {
     const users = new CopyBuffer("public.users", ["workspace_id", "id", "external_id"]);
     const agents = new CopyBuffer("public.agents", ["workspace_id", "id", "external_id", "name"]);
     const runs = new CopyBuffer("public.agent_runs", [
-      "workspace_id", "id", "external_id", "agent_id", "user_id", "status", "started_at", "finished_at", "runtime_seconds", "credits_consumed", "model",
+      "workspace_id",
+      "id",
+      "external_id",
+      "agent_id",
+      "user_id",
+      "status",
+      "started_at",
+      "finished_at",
+      "runtime_seconds",
+      "credits_consumed",
+      "model",
     ]);
-    const stages = new CopyBuffer("public.run_stages", ["workspace_id", "run_id", "stage_index", "name", "model", "prompt_tokens", "completion_tokens", "started_at"]);
+    const stages = new CopyBuffer("public.run_stages", [
+      "workspace_id",
+      "run_id",
+      "stage_index",
+      "name",
+      "model",
+      "prompt_tokens",
+      "completion_tokens",
+      "started_at",
+    ]);
     const calls = new CopyBuffer("public.llm_usage_logs", [
-      "workspace_id", "user_id", "agent_id", "provider", "model", "prompt_tokens", "completion_tokens", "input_cost_usd", "output_cost_usd", "total_cost_usd", "cost_source", "latency_ms", "created_at",
+      "workspace_id",
+      "user_id",
+      "agent_id",
+      "provider",
+      "model",
+      "prompt_tokens",
+      "completion_tokens",
+      "input_cost_usd",
+      "output_cost_usd",
+      "total_cost_usd",
+      "cost_source",
+      "latency_ms",
+      "created_at",
     ]);
-    const activity = new CopyBuffer("analytics.user_activity", ["workspace_id", "user_id", "event_type", "page_path", "metadata", "created_at"]);
+    const activity = new CopyBuffer("analytics.user_activity", [
+      "workspace_id",
+      "user_id",
+      "event_type",
+      "page_path",
+      "metadata",
+      "created_at",
+    ]);
     const eventIds = new CopyBuffer("public.ingest_events", ["workspace_id", "event_id"]);
     const userIds = new Map<string, string>();
     const agentIds = new Map<string, string>();
@@ -156,13 +208,46 @@ async function benchCopy(ctx: BenchContext, events: Event[]): Promise<number> {
       eventIds.push([workspaceId, event.id]);
       if (event.type === "llm_call") {
         const agentId = idOf(agentIds, agents, String(b.agentId), true);
-        calls.push([workspaceId, userId, agentId, "openai", String(b.model), Number(b.promptTokens), Number(b.completionTokens), "0.001", "0.002", "0.003", "price_table", Number(b.latencyMs), event.timestamp]);
+        calls.push([
+          workspaceId,
+          userId,
+          agentId,
+          "openai",
+          String(b.model),
+          Number(b.promptTokens),
+          Number(b.completionTokens),
+          "0.001",
+          "0.002",
+          "0.003",
+          "price_table",
+          Number(b.latencyMs),
+          event.timestamp,
+        ]);
       } else if (event.type === "activity") {
-        activity.push([workspaceId, userId, "page_view", String(b.pagePath), JSON.stringify(b.metadata), event.timestamp]);
+        activity.push([
+          workspaceId,
+          userId,
+          "page_view",
+          String(b.pagePath),
+          JSON.stringify(b.metadata),
+          event.timestamp,
+        ]);
       } else {
         const agentId = idOf(agentIds, agents, String(b.agentId), true);
         const runId = randomUUID();
-        runs.push([workspaceId, runId, String(b.runId), agentId, userId, String(b.status), String(b.startedAt), String(b.finishedAt), 4.321, 1.5, "gpt-4o"]);
+        runs.push([
+          workspaceId,
+          runId,
+          String(b.runId),
+          agentId,
+          userId,
+          String(b.status),
+          String(b.startedAt),
+          String(b.finishedAt),
+          4.321,
+          1.5,
+          "gpt-4o",
+        ]);
         stages.push([workspaceId, runId, 0, "plan", "gpt-4o-mini", 300, 40, String(b.startedAt)]);
         stages.push([workspaceId, runId, 1, "answer", "gpt-4o", 900, 200, String(b.startedAt)]);
       }
@@ -179,15 +264,30 @@ async function benchCopy(ctx: BenchContext, events: Event[]): Promise<number> {
 
 export async function benchIngest(ctx: BenchContext): Promise<BenchResult[]> {
   const count = EVENTS[ctx.scale];
-  ctx.log(`ingest: ${count.toLocaleString()} events through POST /api/v1/ingest (batches of ${BATCH}, ${CONCURRENCY} concurrent) and through COPY`);
+  ctx.log(
+    `ingest: ${count.toLocaleString()} events through POST /api/v1/ingest (batches of ${BATCH}, ${CONCURRENCY} concurrent) and through COPY`,
+  );
   const http = await benchHttp(ctx, makeEvents(count, "http"));
   ctx.log(`ingest: HTTP API ${Math.round(http).toLocaleString()} events/s`);
   const copy = await benchCopy(ctx, makeEvents(count, "copy"));
   ctx.log(`ingest: raw COPY ${Math.round(copy).toLocaleString()} events/s`);
   const mix = "50% llm_call, 40% activity, 10% runs with 2 stages";
   return [
-    { section: "ingest", name: "HTTP API, batches of 1,000 (loopback)", value: Math.round(http), unit: "events/s", target: "≥ 50,000 events/s", note: `${count.toLocaleString()} events, ${CONCURRENCY} concurrent requests; ${mix}` },
-    { section: "ingest", name: "raw COPY into the same tables (ceiling)", value: Math.round(copy), unit: "events/s", note: "one connection, one transaction, no validation or dedupe" },
+    {
+      section: "ingest",
+      name: "HTTP API, batches of 1,000 (loopback)",
+      value: Math.round(http),
+      unit: "events/s",
+      target: "≥ 50,000 events/s",
+      note: `${count.toLocaleString()} events, ${CONCURRENCY} concurrent requests; ${mix}`,
+    },
+    {
+      section: "ingest",
+      name: "raw COPY into the same tables (ceiling)",
+      value: Math.round(copy),
+      unit: "events/s",
+      note: "one connection, one transaction, no validation or dedupe",
+    },
     { section: "ingest", name: "HTTP API / raw COPY", value: Math.round((http / copy) * 100) / 100, unit: "x" },
   ];
 }

@@ -41,11 +41,18 @@ export function classifyDbFailure(error: unknown): DbFailureKind {
   // 22: data exception (bad value for a type), 23: integrity constraint: the input's fault.
   if (state && (state.startsWith("22") || state.startsWith("23"))) return "data";
   // 40: serialization/deadlock; 08: connection; 57P: shutdown / terminated; 53: out of resources.
-  if (state && (state.startsWith("40") || state.startsWith("08") || state.startsWith("57P") || state.startsWith("53"))) {
+  if (
+    state &&
+    (state.startsWith("40") || state.startsWith("08") || state.startsWith("57P") || state.startsWith("53"))
+  ) {
     return "transient";
   }
   const message = messageOf(error);
-  if (/Connection terminated|ECONNRESET|ECONNREFUSED|terminating connection|Transaction already closed|Transaction API error|Client has encountered a connection error|server closed the connection/i.test(message)) {
+  if (
+    /Connection terminated|ECONNRESET|ECONNREFUSED|terminating connection|Transaction already closed|Transaction API error|Client has encountered a connection error|server closed the connection/i.test(
+      message,
+    )
+  ) {
     return "transient";
   }
   return "other";

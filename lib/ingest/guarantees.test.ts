@@ -34,7 +34,10 @@ async function post(key: string, body: unknown) {
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   const text = await response.text();
-  return { status: response.status, json: text ? (JSON.parse(text) as { successes?: { status: string }[]; errors?: unknown[] }) : null };
+  return {
+    status: response.status,
+    json: text ? (JSON.parse(text) as { successes?: { status: string }[]; errors?: unknown[] }) : null,
+  };
 }
 
 async function rowCounts(workspaceId: string) {
@@ -55,7 +58,8 @@ function mixedBatch(prefix: string, size: number) {
     batch: Array.from({ length: size }, (_, i) => {
       const timestamp = new Date(Date.UTC(2025, 4, 1, i % 24, i % 60)).toISOString();
       const userId = `${prefix}-user-${i % 7}`;
-      if (i % 3 === 0) return { id: `${prefix}-${i}`, type: "activity", timestamp, body: { userId, eventType: "feature_use" } };
+      if (i % 3 === 0)
+        return { id: `${prefix}-${i}`, type: "activity", timestamp, body: { userId, eventType: "feature_use" } };
       if (i % 3 === 1) {
         return {
           id: `${prefix}-${i}`,
@@ -89,7 +93,14 @@ describe("ingest guarantees", () => {
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(207));
     const created = answers.flatMap((a) => a.json?.successes ?? []).filter((s) => s.status === "created").length;
     expect(created).toBe(300);
-    expect(await rowCounts(workspaceA)).toEqual({ activity: 100, runs: 100, stages: 100, calls: 100, users: 7, events: 300 });
+    expect(await rowCounts(workspaceA)).toEqual({
+      activity: 100,
+      runs: 100,
+      stages: 100,
+      calls: 100,
+      users: 7,
+      events: 300,
+    });
   });
 
   it("never lets a key of workspace A write into workspace B", async () => {
@@ -97,7 +108,12 @@ describe("ingest guarantees", () => {
     // Even ids equal to B's own and a payload naming B's workspace id go to A (the key decides).
     const batch = {
       batch: [
-        { id: "shared-id", type: "activity", timestamp: "2025-05-02T00:00:00Z", body: { userId: "b-user", eventType: "login", metadata: { workspaceId: workspaceB } } },
+        {
+          id: "shared-id",
+          type: "activity",
+          timestamp: "2025-05-02T00:00:00Z",
+          body: { userId: "b-user", eventType: "login", metadata: { workspaceId: workspaceB } },
+        },
       ],
     };
     expect((await post(keyB, batch)).json?.successes?.[0].status).toBe("created");
@@ -107,7 +123,9 @@ describe("ingest guarantees", () => {
     // And the app role under A's context cannot even see B's rows.
     const seen = await db.appPrisma.$transaction(async (tx) => {
       await tx.$executeRaw`SELECT set_config('app.current_workspace_id', ${workspaceA}, true)`;
-      return tx.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM public.users WHERE workspace_id = ${workspaceB}::uuid`;
+      return tx.$queryRaw<
+        { n: bigint }[]
+      >`SELECT count(*) AS n FROM public.users WHERE workspace_id = ${workspaceB}::uuid`;
     });
     expect(Number(seen[0].n)).toBe(0);
   });
@@ -154,7 +172,9 @@ describe("ingest guarantees", () => {
       fc.constant(1e300),
     );
     const timestamp = fc.oneof(
-      fc.date({ min: new Date("1960-01-01"), max: new Date("2100-01-01"), noInvalidDate: true }).map((d) => d.toISOString()),
+      fc
+        .date({ min: new Date("1960-01-01"), max: new Date("2100-01-01"), noInvalidDate: true })
+        .map((d) => d.toISOString()),
       fc.constant("2025-05-01T00:00:00+14:00"),
       fc.string({ maxLength: 30 }),
     );
@@ -173,7 +193,16 @@ describe("ingest guarantees", () => {
         finishedAt: timestamp,
         creditsConsumed: fc.oneof(fc.double(), json),
         rating: fc.oneof(fc.integer({ min: -2, max: 7 }), json),
-        stages: fc.oneof(fc.array(fc.record({ name: fc.string({ maxLength: 5 }), promptTokens: fc.oneof(fc.integer(), json) }, { requiredKeys: [] }), { maxLength: 3 }), json),
+        stages: fc.oneof(
+          fc.array(
+            fc.record(
+              { name: fc.string({ maxLength: 5 }), promptTokens: fc.oneof(fc.integer(), json) },
+              { requiredKeys: [] },
+            ),
+            { maxLength: 3 },
+          ),
+          json,
+        ),
         provider: fc.oneof(fc.string({ maxLength: 10 }), json),
         model: fc.oneof(fc.constantFrom("gpt-4o", "claude-3-haiku", "unknown-model"), json),
         promptTokens: fc.oneof(fc.integer({ min: -5, max: 2_000_000_000 }), json),

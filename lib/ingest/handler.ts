@@ -1,5 +1,12 @@
 import type { PrismaClient } from "@/lib/generated/prisma/client";
-import { authenticate, ingestConfigFromEnv, problem, readLimitedBody, takeRateLimitTokens, type IngestConfig } from "./http";
+import {
+  authenticate,
+  ingestConfigFromEnv,
+  problem,
+  readLimitedBody,
+  takeRateLimitTokens,
+  type IngestConfig,
+} from "./http";
 import { IdempotencyMismatchError, IngestUnavailableError, processBatch, sha256, type IngestHooks } from "./process";
 import { describeIssues, ingestEnvelopeSchema, MAX_BATCH_ITEMS } from "./schemas";
 
@@ -24,7 +31,11 @@ export async function handleIngestRequest(request: Request, deps: IngestHandlerD
 
   const idempotencyKey = request.headers.get("idempotency-key");
   if (idempotencyKey !== null && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-    return problem(400, "invalid_idempotency_key", "Idempotency-Key must be 1–255 printable ASCII characters without spaces.");
+    return problem(
+      400,
+      "invalid_idempotency_key",
+      "Idempotency-Key must be 1–255 printable ASCII characters without spaces.",
+    );
   }
 
   const body = await readLimitedBody(request, config.maxBodyBytes);
@@ -39,11 +50,19 @@ export async function handleIngestRequest(request: Request, deps: IngestHandlerD
   }
   const envelope = ingestEnvelopeSchema.safeParse(json);
   if (!envelope.success) {
-    return problem(400, "invalid_envelope", `${describeIssues(envelope.error)}. Expected {"batch": [{"id", "type", "timestamp", "body"}]}.`);
+    return problem(
+      400,
+      "invalid_envelope",
+      `${describeIssues(envelope.error)}. Expected {"batch": [{"id", "type", "timestamp", "body"}]}.`,
+    );
   }
   const items = envelope.data.batch;
   if (items.length > MAX_BATCH_ITEMS) {
-    return problem(413, "batch_too_large", `The batch holds ${items.length} items; at most ${MAX_BATCH_ITEMS} are allowed per request.`);
+    return problem(
+      413,
+      "batch_too_large",
+      `The batch holds ${items.length} items; at most ${MAX_BATCH_ITEMS} are allowed per request.`,
+    );
   }
 
   const limited = await takeRateLimitTokens(deps.db, key, items.length, config);
@@ -65,9 +84,14 @@ export async function handleIngestRequest(request: Request, deps: IngestHandlerD
   } catch (error) {
     if (error instanceof IdempotencyMismatchError) return problem(422, "idempotency_key_reused", error.message);
     if (error instanceof IngestUnavailableError) {
-      return problem(503, "unavailable", "The database is briefly unavailable. Retry the same batch: items already stored are acknowledged as duplicates, never stored twice.", {
-        "Retry-After": "1",
-      });
+      return problem(
+        503,
+        "unavailable",
+        "The database is briefly unavailable. Retry the same batch: items already stored are acknowledged as duplicates, never stored twice.",
+        {
+          "Retry-After": "1",
+        },
+      );
     }
     throw error;
   }

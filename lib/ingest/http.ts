@@ -26,7 +26,12 @@ export function ingestConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Inges
   };
 }
 
-export function problem(status: number, error: string, message: string, headers: Record<string, string> = {}): Response {
+export function problem(
+  status: number,
+  error: string,
+  message: string,
+  headers: Record<string, string> = {},
+): Response {
   return Response.json({ error, message }, { status, headers });
 }
 
@@ -62,7 +67,10 @@ export async function authenticate(
  * Reads the body, refusing with 413 before anything is parsed: first from Content-Length, then
  * while streaming (a missing or lying Content-Length cannot get more than the limit into memory).
  */
-export async function readLimitedBody(request: Request, maxBytes: number): Promise<{ bytes: Uint8Array } | { response: Response }> {
+export async function readLimitedBody(
+  request: Request,
+  maxBytes: number,
+): Promise<{ bytes: Uint8Array } | { response: Response }> {
   const tooLarge = () =>
     problem(413, "payload_too_large", `The request body exceeds ${maxBytes} bytes; send smaller batches.`);
   const declared = request.headers.get("content-length");

@@ -6,9 +6,20 @@ const errors = {
   400: { description: "Malformed envelope (not JSON, no batch, bad Idempotency-Key).", schema: problemSchema },
   401: { description: "Missing, unknown or revoked API key.", schema: problemSchema },
   403: { description: "The key lacks the ingest scope.", schema: problemSchema },
-  413: { description: `Body over ${MAX_BODY_BYTES} bytes or more than ${MAX_BATCH_ITEMS} items.`, schema: problemSchema },
-  429: { description: "Over the key's rate limit.", schema: problemSchema, headers: { "Retry-After": "Seconds to wait." } },
-  503: { description: "Database briefly unavailable; retry the same request.", schema: problemSchema, headers: { "Retry-After": "Seconds to wait." } },
+  413: {
+    description: `Body over ${MAX_BODY_BYTES} bytes or more than ${MAX_BATCH_ITEMS} items.`,
+    schema: problemSchema,
+  },
+  429: {
+    description: "Over the key's rate limit.",
+    schema: problemSchema,
+    headers: { "Retry-After": "Seconds to wait." },
+  },
+  503: {
+    description: "Database briefly unavailable; retry the same request.",
+    schema: problemSchema,
+    headers: { "Retry-After": "Seconds to wait." },
+  },
 };
 
 registerOperation({

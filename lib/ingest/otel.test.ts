@@ -26,14 +26,22 @@ afterAll(async () => {
 
 describe("POST /api/v1/otel/v1/traces", () => {
   it("stores GenAI spans sent by the real OpenTelemetry SDK and protobuf exporter, once", async () => {
-    const exporter = new OTLPTraceExporter({ url: `${server.url}/api/v1/otel/v1/traces`, headers: { Authorization: `Bearer ${key}` } });
+    const exporter = new OTLPTraceExporter({
+      url: `${server.url}/api/v1/otel/v1/traces`,
+      headers: { Authorization: `Bearer ${key}` },
+    });
     const provider = new NodeTracerProvider({
       resource: resourceFromAttributes({ "service.name": "agent-platform", "enduser.id": "resource-user" }),
       spanProcessors: [new BatchSpanProcessor(exporter)],
     });
     const tracer = provider.getTracer("test");
     const agent = tracer.startSpan("invoke_agent Researcher", {
-      attributes: { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.id": "researcher", "gen_ai.agent.name": "Researcher", "user.id": "user-42" },
+      attributes: {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.id": "researcher",
+        "gen_ai.agent.name": "Researcher",
+        "user.id": "user-42",
+      },
     });
     const agentContext = trace.setSpan(context.active(), agent);
     const chat = tracer.startSpan(
@@ -54,7 +62,15 @@ describe("POST /api/v1/otel/v1/traces", () => {
     chat.end();
     const failing = tracer.startSpan(
       "chat claude",
-      { attributes: { "gen_ai.operation.name": "chat", "gen_ai.system": "anthropic", "gen_ai.request.model": "claude-3-haiku", "gen_ai.usage.input_tokens": 10, "error.type": "timeout" } },
+      {
+        attributes: {
+          "gen_ai.operation.name": "chat",
+          "gen_ai.system": "anthropic",
+          "gen_ai.request.model": "claude-3-haiku",
+          "gen_ai.usage.input_tokens": 10,
+          "error.type": "timeout",
+        },
+      },
       agentContext,
     );
     failing.setStatus({ code: SpanStatusCode.ERROR, message: "timed out" });
@@ -83,9 +99,31 @@ describe("POST /api/v1/otel/v1/traces", () => {
     );
     expect(calls.rows).toEqual([
       // 1000 × $0.25/1M + 0 × $1.25/1M
-      { provider: "anthropic", model: "claude-3-haiku", prompt_tokens: 10, completion_tokens: 0, total_cost_usd: "0.00000250", success: false, error_type: "timeout", finish_reason: null, user_id: "user-42", linked: true },
+      {
+        provider: "anthropic",
+        model: "claude-3-haiku",
+        prompt_tokens: 10,
+        completion_tokens: 0,
+        total_cost_usd: "0.00000250",
+        success: false,
+        error_type: "timeout",
+        finish_reason: null,
+        user_id: "user-42",
+        linked: true,
+      },
       // 1000 × $2.50/1M + 200 × $10/1M
-      { provider: "openai", model: "gpt-4o-2024-08-06", prompt_tokens: 1000, completion_tokens: 200, total_cost_usd: "0.00450000", success: true, error_type: null, finish_reason: "stop", user_id: "user-42", linked: true },
+      {
+        provider: "openai",
+        model: "gpt-4o-2024-08-06",
+        prompt_tokens: 1000,
+        completion_tokens: 200,
+        total_cost_usd: "0.00450000",
+        success: true,
+        error_type: null,
+        finish_reason: "stop",
+        user_id: "user-42",
+        linked: true,
+      },
     ]);
 
     // The same spans exported again are duplicates (span id is the event id).
@@ -123,13 +161,21 @@ describe("POST /api/v1/otel/v1/traces", () => {
   });
 
   it("rejects bad OTLP with 400, a bad key with 401, and reports invalid spans as partial success", async () => {
-    const post = (body: string | Uint8Array, type: string, auth = `Bearer ${key}`) =>
-      fetch(`${server.url}/api/v1/otel/v1/traces`, { method: "POST", headers: { authorization: auth, "content-type": type }, body });
-    expect((await post(new Uint8Array([0xff, 0xff, 0xff]), "application/x-protobuf")).status).toBe(400);
+    const post = (body: string | Uint8Array<ArrayBuffer>, type: string, auth = `Bearer ${key}`) =>
+      fetch(`${server.url}/api/v1/otel/v1/traces`, {
+        method: "POST",
+        headers: { authorization: auth, "content-type": type },
+        body,
+      });
+    expect(
+      (await post(new Uint8Array([0xff, 0xff, 0xff]) as Uint8Array<ArrayBuffer>, "application/x-protobuf")).status,
+    ).toBe(400);
     expect((await post("{", "application/json")).status).toBe(400);
     expect((await post("{}", "application/json", "Bearer nope")).status).toBe(401);
     const partial = await post(
-      JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: "xyz", spanId: "1", startTimeUnixNano: "1" }] }] }] }),
+      JSON.stringify({
+        resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: "xyz", spanId: "1", startTimeUnixNano: "1" }] }] }],
+      }),
       "application/json",
     );
     expect(partial.status).toBe(200);

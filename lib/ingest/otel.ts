@@ -2,7 +2,14 @@ import { gunzipSync } from "node:zlib";
 import protobuf from "protobufjs";
 import { z } from "zod";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
-import { authenticate, ingestConfigFromEnv, problem, readLimitedBody, takeRateLimitTokens, type IngestConfig } from "./http";
+import {
+  authenticate,
+  ingestConfigFromEnv,
+  problem,
+  readLimitedBody,
+  takeRateLimitTokens,
+  type IngestConfig,
+} from "./http";
 import { IngestUnavailableError, processBatch, type IngestHooks } from "./process";
 import { MAX_BATCH_ITEMS } from "./schemas";
 
@@ -92,7 +99,12 @@ export const otlpTraceRequestSchema = z.object({
 });
 type OtlpSpan = z.infer<typeof spanSchema>;
 
-export type OtelHandlerDeps = { db: PrismaClient; config?: Partial<IngestConfig>; maxAttempts?: number; hooks?: IngestHooks };
+export type OtelHandlerDeps = {
+  db: PrismaClient;
+  config?: Partial<IngestConfig>;
+  maxAttempts?: number;
+  hooks?: IngestHooks;
+};
 
 export async function handleOtelTracesRequest(request: Request, deps: OtelHandlerDeps): Promise<Response> {
   const config = { ...ingestConfigFromEnv(), ...deps.config };
@@ -111,7 +123,11 @@ export async function handleOtelTracesRequest(request: Request, deps: OtelHandle
     try {
       bytes = gunzipSync(bytes, { maxOutputLength: config.maxBodyBytes });
     } catch {
-      return problem(413, "payload_too_large", `The body is not valid gzip or inflates past ${config.maxBodyBytes} bytes.`);
+      return problem(
+        413,
+        "payload_too_large",
+        `The body is not valid gzip or inflates past ${config.maxBodyBytes} bytes.`,
+      );
     }
   }
 
@@ -119,10 +135,15 @@ export async function handleOtelTracesRequest(request: Request, deps: OtelHandle
   try {
     decoded = isProtobuf ? decodeProtobuf(bytes) : JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (error) {
-    return problem(400, "invalid_otlp", `The body is not a valid OTLP ExportTraceServiceRequest (${error instanceof Error ? error.message : "unreadable"}).`);
+    return problem(
+      400,
+      "invalid_otlp",
+      `The body is not a valid OTLP ExportTraceServiceRequest (${error instanceof Error ? error.message : "unreadable"}).`,
+    );
   }
   const parsed = otlpTraceRequestSchema.safeParse(decoded);
-  if (!parsed.success) return problem(400, "invalid_otlp", `The body is not an OTLP ExportTraceServiceRequest: ${parsed.error.message}`);
+  if (!parsed.success)
+    return problem(400, "invalid_otlp", `The body is not an OTLP ExportTraceServiceRequest: ${parsed.error.message}`);
 
   const { items, rejected, messages } = spansToItems(parsed.data);
   if (items.length > MAX_BATCH_ITEMS * 10) {
@@ -144,12 +165,15 @@ export async function handleOtelTracesRequest(request: Request, deps: OtelHandle
       messages.push(...result.body.errors.map((e) => `${e.id}: ${e.message}`));
     } catch (error) {
       if (error instanceof IngestUnavailableError) {
-        return problem(503, "unavailable", "The database is briefly unavailable; retry the export.", { "Retry-After": "1" });
+        return problem(503, "unavailable", "The database is briefly unavailable; retry the export.", {
+          "Retry-After": "1",
+        });
       }
       throw error;
     }
   }
-  const partialSuccess = rejectedSpans > 0 ? { rejectedSpans, errorMessage: messages.slice(0, 20).join("; ") } : undefined;
+  const partialSuccess =
+    rejectedSpans > 0 ? { rejectedSpans, errorMessage: messages.slice(0, 20).join("; ") } : undefined;
   if (isProtobuf) {
     const message = ExportResponse.fromObject(partialSuccess ? { partialSuccess } : {});
     return new Response(Buffer.from(ExportResponse.encode(message).finish()), {
@@ -157,7 +181,9 @@ export async function handleOtelTracesRequest(request: Request, deps: OtelHandle
       headers: { "content-type": "application/x-protobuf" },
     });
   }
-  return Response.json(partialSuccess ? { partialSuccess: { ...partialSuccess, rejectedSpans: String(rejectedSpans) } } : {});
+  return Response.json(
+    partialSuccess ? { partialSuccess: { ...partialSuccess, rejectedSpans: String(rejectedSpans) } } : {},
+  );
 }
 
 function decodeProtobuf(bytes: Uint8Array): unknown {
@@ -165,7 +191,9 @@ function decodeProtobuf(bytes: Uint8Array): unknown {
   const object = ExportRequest.toObject(message, { longs: String, bytes: String, defaults: false, oneofs: false });
   // OTLP/JSON carries ids as hex; protobufjs gives base64.
   const toHex = (value: unknown) => (typeof value === "string" ? Buffer.from(value, "base64").toString("hex") : value);
-  for (const resourceSpans of (object.resourceSpans ?? []) as { scopeSpans?: { spans?: Record<string, unknown>[] }[] }[]) {
+  for (const resourceSpans of (object.resourceSpans ?? []) as {
+    scopeSpans?: { spans?: Record<string, unknown>[] }[];
+  }[]) {
     for (const scope of resourceSpans.scopeSpans ?? []) {
       for (const span of scope.spans ?? []) {
         span.traceId = toHex(span.traceId);
@@ -186,7 +214,11 @@ function attributesOf(list: { key: string; value?: AnyValue }[] | undefined, int
     else if (value.intValue !== undefined) into.set(key, Number(value.intValue));
     else if (value.doubleValue !== undefined) into.set(key, value.doubleValue);
     else if (value.boolValue !== undefined) into.set(key, value.boolValue);
-    else if (value.arrayValue) into.set(key, (value.arrayValue.values ?? []).map((v) => String(v.stringValue ?? v.intValue ?? v.doubleValue ?? "")));
+    else if (value.arrayValue)
+      into.set(
+        key,
+        (value.arrayValue.values ?? []).map((v) => String(v.stringValue ?? v.intValue ?? v.doubleValue ?? "")),
+      );
   }
   return into;
 }
@@ -201,7 +233,11 @@ const str = (attrs: Attributes, ...keys: string[]) => {
 };
 const num = (attrs: Attributes, key: string) => {
   const value = attrs.get(key);
-  return typeof value === "number" ? value : typeof value === "string" && /^\d+$/.test(value) ? Number(value) : undefined;
+  return typeof value === "number"
+    ? value
+    : typeof value === "string" && /^\d+$/.test(value)
+      ? Number(value)
+      : undefined;
 };
 const nanosToIso = (nanos: string) => new Date(Number(BigInt(nanos) / 1_000_000n)).toISOString();
 const nanosToMs = (start: string, end: string) => Number((BigInt(end) - BigInt(start)) / 1_000_000n);
@@ -289,14 +325,17 @@ export function spansToItems(request: z.infer<typeof otlpTraceRequestSchema>): {
       timestamp,
       body: {
         runId: agent ? runIdOf(agent.span) : undefined,
-        agentId: str(attrs, "gen_ai.agent.id") ?? (agent ? str(agent.attrs, "gen_ai.agent.id", "gen_ai.agent.name") : undefined),
+        agentId:
+          str(attrs, "gen_ai.agent.id") ??
+          (agent ? str(agent.attrs, "gen_ai.agent.id", "gen_ai.agent.name") : undefined),
         userId,
         userEmail,
         provider: str(attrs, "gen_ai.provider.name", "gen_ai.system") ?? "unknown",
         model,
         promptTokens: num(attrs, "gen_ai.usage.input_tokens") ?? 0,
         completionTokens: num(attrs, "gen_ai.usage.output_tokens") ?? 0,
-        latencyMs: ended && span.endTimeUnixNano ? Math.max(0, nanosToMs(span.startTimeUnixNano, span.endTimeUnixNano)) : 0,
+        latencyMs:
+          ended && span.endTimeUnixNano ? Math.max(0, nanosToMs(span.startTimeUnixNano, span.endTimeUnixNano)) : 0,
         finishReason: Array.isArray(finishReasons) ? finishReasons[0] || undefined : undefined,
         success: !failed,
         errorType: failed ? (str(attrs, "error.type") ?? "error") : undefined,

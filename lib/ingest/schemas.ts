@@ -12,11 +12,7 @@ export const MAX_METADATA_BYTES = 8 * 1024;
 // PostgreSQL text cannot hold NUL; reject it here with a message instead of failing in the database.
 const noNul = (value: string) => !value.includes("\u0000");
 const text = (min: number, max: number) =>
-  z
-    .string()
-    .min(min)
-    .max(max)
-    .refine(noNul, { message: "must not contain NUL (\\u0000) characters" });
+  z.string().min(min).max(max).refine(noNul, { message: "must not contain NUL (\\u0000) characters" });
 
 /** The platform's own id of a user, agent or run. */
 export const externalIdSchema = text(1, 255);
@@ -25,15 +21,21 @@ export const externalIdSchema = text(1, 255);
 const FUTURE_TOLERANCE_MS = 24 * 60 * 60 * 1000;
 export const timestampSchema = z.iso
   .datetime({ offset: true, message: "must be an ISO 8601 date-time with a time zone, e.g. 2025-01-31T12:00:00Z" })
-  .refine((value) => {
-    const ms = Date.parse(value);
-    return Number.isFinite(ms) && ms >= Date.UTC(1970, 0, 1) && ms <= Date.now() + FUTURE_TOLERANCE_MS;
-  }, { message: "must be after 1970-01-01 and at most one day in the future" });
+  .refine(
+    (value) => {
+      const ms = Date.parse(value);
+      return Number.isFinite(ms) && ms >= Date.UTC(1970, 0, 1) && ms <= Date.now() + FUTURE_TOLERANCE_MS;
+    },
+    { message: "must be after 1970-01-01 and at most one day in the future" },
+  );
 
 const tokenCount = z.number().int().min(0).max(1_000_000_000);
 const durationMs = z.number().int().min(0).max(2_147_483_647);
 const costUsd = z.number().min(0).max(999_999);
-const emailSchema = z.email({ message: "must be an e-mail address" }).max(320).transform((email) => email.toLowerCase());
+const emailSchema = z
+  .email({ message: "must be an e-mail address" })
+  .max(320)
+  .transform((email) => email.toLowerCase());
 
 export const ACTIVITY_EVENT_TYPES = [
   "page_view",

@@ -1,5 +1,12 @@
 import type { Tx } from "@/lib/db/prisma";
-import { FINAL_RUN_STATUSES, type ActivityItem, type IngestItem, type LlmCallItem, type RunItem, type RunStatus } from "./schemas";
+import {
+  FINAL_RUN_STATUSES,
+  type ActivityItem,
+  type IngestItem,
+  type LlmCallItem,
+  type RunItem,
+  type RunStatus,
+} from "./schemas";
 
 /**
  * Writes validated, batch-unique items of one workspace in the caller's transaction (whose RLS
@@ -35,7 +42,11 @@ export async function writeItems(tx: Tx, workspaceId: string, items: IndexedItem
   const calls = created.map(({ item }) => item).filter((item): item is LlmCallItem => item.type === "llm_call");
 
   const touched: Date[] = [];
-  const userIds = await upsertUsers(tx, workspaceId, created.map(({ item }) => item));
+  const userIds = await upsertUsers(
+    tx,
+    workspaceId,
+    created.map(({ item }) => item),
+  );
   await upsertAgents(tx, workspaceId, runs, calls);
   touched.push(...(await upsertRuns(tx, workspaceId, runs)));
   touched.push(...(await insertLlmCalls(tx, workspaceId, calls)));
@@ -256,7 +267,9 @@ async function upsertRuns(tx: Tx, workspaceId: string, runs: RunItem[]): Promise
 }
 
 async function upsertStages(tx: Tx, workspaceId: string, merged: MergedRun[]) {
-  const rows = merged.flatMap((run) => (run.stages ?? []).map((stage, stageIndex) => ({ runId: run.runId, stageIndex, stage })));
+  const rows = merged.flatMap((run) =>
+    (run.stages ?? []).map((stage, stageIndex) => ({ runId: run.runId, stageIndex, stage })),
+  );
   if (rows.length === 0) return;
   const str = (value: number | undefined) => (value === undefined ? null : String(value));
   await tx.$executeRaw`

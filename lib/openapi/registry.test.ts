@@ -7,7 +7,28 @@ describe("OpenAPI document", () => {
   it("is OpenAPI 3.1 with the ingest operations generated from the validating schemas", async () => {
     const doc = (await GET().json()) as {
       openapi: string;
-      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema?: { properties?: Record<string, { maxItems?: number; items?: { oneOf?: unknown[]; anyOf?: unknown[] } }> } }> }; responses: Record<string, unknown> }>>;
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            requestBody?: {
+              content: Record<
+                string,
+                {
+                  schema?: {
+                    properties?: Record<
+                      string,
+                      { maxItems?: number; items?: { oneOf?: unknown[]; anyOf?: unknown[] } }
+                    >;
+                  };
+                }
+              >;
+            };
+            responses: Record<string, unknown>;
+          }
+        >
+      >;
     };
     expect(doc.openapi).toBe("3.1.0");
     const ingest = doc.paths["/api/v1/ingest"].post;
@@ -19,6 +40,13 @@ describe("OpenAPI document", () => {
     expect(JSON.stringify(variants)).toContain('"page_view"');
     expect(doc.paths["/api/v1/otel/v1/traces"].post).toBeDefined();
     // The schema the document shows is the schema that validates.
-    expect(ingestItemSchema.safeParse({ id: "1", type: "activity", timestamp: "2025-01-01T00:00:00Z", body: { userId: "u", eventType: "login" } }).success).toBe(true);
+    expect(
+      ingestItemSchema.safeParse({
+        id: "1",
+        type: "activity",
+        timestamp: "2025-01-01T00:00:00Z",
+        body: { userId: "u", eventType: "login" },
+      }).success,
+    ).toBe(true);
   });
 });

@@ -18,7 +18,13 @@ export type OpenApiOperation = {
   tags?: string[];
   /** Defaults to the bearer API key. */
   security?: "apiKey" | "none";
-  parameters?: { name: string; in: "path" | "query" | "header"; required?: boolean; description?: string; schema: z.ZodType }[];
+  parameters?: {
+    name: string;
+    in: "path" | "query" | "header";
+    required?: boolean;
+    description?: string;
+    schema: z.ZodType;
+  }[];
   requestBody?: { contentType?: string; schema?: z.ZodType; description?: string; extraContentTypes?: string[] };
   responses: Record<number, OpenApiResponse>;
 };
@@ -35,7 +41,10 @@ export function registeredOperations(): OpenApiOperation[] {
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
   // "input": what a client sends (before transforms/defaults); unrepresentable parts become {}.
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
   return rest;
 }
 
@@ -47,7 +56,14 @@ export function buildOpenApiDocument(info: { title?: string; version?: string; s
       responses[status] = {
         description: response.description,
         ...(response.headers
-          ? { headers: Object.fromEntries(Object.entries(response.headers).map(([name, description]) => [name, { description, schema: { type: "string" } }])) }
+          ? {
+              headers: Object.fromEntries(
+                Object.entries(response.headers).map(([name, description]) => [
+                  name,
+                  { description, schema: { type: "string" } },
+                ]),
+              ),
+            }
           : {}),
         ...(response.schema ? { content: { "application/json": { schema: jsonSchema(response.schema) } } } : {}),
       };
@@ -57,7 +73,9 @@ export function buildOpenApiDocument(info: { title?: string; version?: string; s
           required: true,
           description: op.requestBody.description,
           content: {
-            [op.requestBody.contentType ?? "application/json"]: op.requestBody.schema ? { schema: jsonSchema(op.requestBody.schema) } : {},
+            [op.requestBody.contentType ?? "application/json"]: op.requestBody.schema
+              ? { schema: jsonSchema(op.requestBody.schema) }
+              : {},
             ...Object.fromEntries((op.requestBody.extraContentTypes ?? []).map((type) => [type, {}])),
           },
         }
@@ -91,7 +109,11 @@ export function buildOpenApiDocument(info: { title?: string; version?: string; s
     jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
     components: {
       securitySchemes: {
-        apiKey: { type: "http", scheme: "bearer", description: "A workspace API key (Settings → API keys): Authorization: Bearer pb_…" },
+        apiKey: {
+          type: "http",
+          scheme: "bearer",
+          description: "A workspace API key (Settings → API keys): Authorization: Bearer pb_…",
+        },
       },
     },
     paths,

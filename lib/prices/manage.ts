@@ -3,7 +3,15 @@ import type { WorkspaceAccess } from "@/lib/access/authorize";
 import { withUserContext } from "@/lib/db/context";
 import { appPrisma } from "@/lib/db/prisma";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
-import { addPrice, countRepriceableCalls, deletePrice, listPrices, priceInputSchema, repriceCalls, repriceInputSchema } from "./prices";
+import {
+  addPrice,
+  countRepriceableCalls,
+  deletePrice,
+  listPrices,
+  priceInputSchema,
+  repriceCalls,
+  repriceInputSchema,
+} from "./prices";
 
 /**
  * The prices settings page's logic, after `authorizeWorkspace(slug, "prices.manage")` returned
@@ -35,6 +43,7 @@ export async function deletePriceFor(access: WorkspaceAccess, form: FormData, db
 export async function repriceFor(access: WorkspaceAccess, form: FormData, db: PrismaClient = appPrisma()) {
   const { from } = repriceInputSchema.parse({ from: form.get("from") });
   const intent = z.enum(["count", "apply"]).parse(form.get("intent"));
-  if (intent === "count") return { intent, from: from.toISOString(), calls: await countRepriceableCalls(db, access.workspace.id, from) };
+  if (intent === "count")
+    return { intent, from: from.toISOString(), calls: await countRepriceableCalls(db, access.workspace.id, from) };
   return { intent, from: from.toISOString(), calls: await repriceCalls(db, access.workspace.id, from) };
 }

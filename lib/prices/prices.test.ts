@@ -29,7 +29,15 @@ beforeAll(async () => {
     id,
     type: "llm_call",
     timestamp: `2025-06-${day}T12:00:00Z`,
-    body: { userId: "u", provider: "acme", model: "house-1", promptTokens: 2_000_000, completionTokens: 1_000_000, latencyMs: 1, ...extra },
+    body: {
+      userId: "u",
+      provider: "acme",
+      model: "house-1",
+      promptTokens: 2_000_000,
+      completionTokens: 1_000_000,
+      latencyMs: 1,
+      ...extra,
+    },
   });
   await processBatch([call("c1", "01"), call("c2", "10"), call("c3", "20"), call("c4", "20", { costUsd: 9 })], {
     db: db.appPrisma,
@@ -56,13 +64,49 @@ describe("model prices", () => {
       ["9.00000000", "reported"],
       [null, "unpriced"],
     ]);
-    await withUserContext(adminId, async (tx) => {
-      await addPrice(tx, workspaceId, { provider: "acme", model: "House-1", inputUsdPerMillion: 1, outputUsdPerMillion: 2, effectiveFrom: "2025-06-05T00:00:00Z" }, adminId);
-      await addPrice(tx, workspaceId, { provider: "acme", model: "house-1", inputUsdPerMillion: "3", outputUsdPerMillion: "4", effectiveFrom: "2025-06-15T00:00:00Z" }, adminId);
-    }, db.appPrisma);
+    await withUserContext(
+      adminId,
+      async (tx) => {
+        await addPrice(
+          tx,
+          workspaceId,
+          {
+            provider: "acme",
+            model: "House-1",
+            inputUsdPerMillion: 1,
+            outputUsdPerMillion: 2,
+            effectiveFrom: "2025-06-05T00:00:00Z",
+          },
+          adminId,
+        );
+        await addPrice(
+          tx,
+          workspaceId,
+          {
+            provider: "acme",
+            model: "house-1",
+            inputUsdPerMillion: "3",
+            outputUsdPerMillion: "4",
+            effectiveFrom: "2025-06-15T00:00:00Z",
+          },
+          adminId,
+        );
+      },
+      db.appPrisma,
+    );
     // A viewer cannot change prices (RLS refuses even if the app forgot to check).
     await expect(
-      withUserContext(viewerId, (tx) => addPrice(tx, workspaceId, { provider: "a", model: "b", inputUsdPerMillion: 1, outputUsdPerMillion: 1, effectiveFrom: "2025-01-01" }, viewerId), db.appPrisma),
+      withUserContext(
+        viewerId,
+        (tx) =>
+          addPrice(
+            tx,
+            workspaceId,
+            { provider: "a", model: "b", inputUsdPerMillion: 1, outputUsdPerMillion: 1, effectiveFrom: "2025-01-01" },
+            viewerId,
+          ),
+        db.appPrisma,
+      ),
     ).rejects.toThrow();
 
     expect(await countRepriceableCalls(db.appPrisma, workspaceId, new Date("2025-06-02T00:00:00Z"))).toBe(2);
@@ -75,11 +119,17 @@ describe("model prices", () => {
       ["9.00000000", "reported"], // the client's own cost is never re-priced
     ]);
     const hours = await db.owner.query<{ hour: Date }>("SELECT hour FROM analytics.rollup_dirty_hours ORDER BY hour");
-    expect(hours.rows.map((r) => r.hour.toISOString())).toEqual(["2025-06-10T12:00:00.000Z", "2025-06-20T12:00:00.000Z"]);
+    expect(hours.rows.map((r) => r.hour.toISOString())).toEqual([
+      "2025-06-10T12:00:00.000Z",
+      "2025-06-20T12:00:00.000Z",
+    ]);
 
     const list = await withUserContext(viewerId, (tx) => listPrices(tx, workspaceId), db.appPrisma);
     const house = list.filter((p) => p.model === "house-1");
-    expect(house.map((p) => [p.input_usd_per_million, p.in_force])).toEqual([["3.000000", true], ["1.000000", false]]);
+    expect(house.map((p) => [p.input_usd_per_million, p.in_force])).toEqual([
+      ["3.000000", true],
+      ["1.000000", false],
+    ]);
     expect(list.some((p) => p.source === "default" && p.model === "gpt-4o" && p.in_force)).toBe(true);
   });
 });

@@ -60,7 +60,12 @@ export async function listPrices(tx: Tx | PrismaClient, workspaceId: string): Pr
 }
 
 /** Adds a workspace price version (RLS: owners/admins of the workspace). */
-export async function addPrice(tx: Tx, workspaceId: string, input: PriceInput, createdBy: string | null): Promise<void> {
+export async function addPrice(
+  tx: Tx,
+  workspaceId: string,
+  input: PriceInput,
+  createdBy: string | null,
+): Promise<void> {
   const price = priceInputSchema.parse(input);
   await tx.$executeRaw`
     INSERT INTO public.model_prices (workspace_id, provider, model, input_usd_per_million, output_usd_per_million,
@@ -72,7 +77,10 @@ export async function addPrice(tx: Tx, workspaceId: string, input: PriceInput, c
 }
 
 export async function deletePrice(tx: Tx, workspaceId: string, priceId: string): Promise<boolean> {
-  return (await tx.$executeRaw`DELETE FROM public.model_prices WHERE workspace_id = ${workspaceId}::uuid AND id = ${priceId}::uuid`) > 0;
+  return (
+    (await tx.$executeRaw`DELETE FROM public.model_prices WHERE workspace_id = ${workspaceId}::uuid AND id = ${priceId}::uuid`) >
+    0
+  );
 }
 
 /**
@@ -82,7 +90,10 @@ export async function deletePrice(tx: Tx, workspaceId: string, priceId: string):
 export async function countRepriceableCalls(db: PrismaClient, workspaceId: string, from: Date): Promise<number> {
   const rows = await withWorkspaceContext(
     workspaceId,
-    (tx) => tx.$queryRaw<{ n: bigint }[]>`SELECT app.count_repriceable_llm_calls(${workspaceId}::uuid, ${from}::timestamptz) AS n`,
+    (tx) =>
+      tx.$queryRaw<
+        { n: bigint }[]
+      >`SELECT app.count_repriceable_llm_calls(${workspaceId}::uuid, ${from}::timestamptz) AS n`,
     db,
   );
   return Number(rows[0]?.n ?? 0);
@@ -91,7 +102,8 @@ export async function countRepriceableCalls(db: PrismaClient, workspaceId: strin
 export async function repriceCalls(db: PrismaClient, workspaceId: string, from: Date): Promise<number> {
   const rows = await withWorkspaceContext(
     workspaceId,
-    (tx) => tx.$queryRaw<{ n: bigint }[]>`SELECT app.reprice_llm_calls(${workspaceId}::uuid, ${from}::timestamptz) AS n`,
+    (tx) =>
+      tx.$queryRaw<{ n: bigint }[]>`SELECT app.reprice_llm_calls(${workspaceId}::uuid, ${from}::timestamptz) AS n`,
     db,
   );
   return Number(rows[0]?.n ?? 0);

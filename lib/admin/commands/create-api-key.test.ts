@@ -25,7 +25,9 @@ describe("admin create-api-key", () => {
 
   it("refuses an unknown workspace or scope with a fixable message", async () => {
     const args = createApiKeyCommand.args.parse({ workspace: "nope" });
-    await expect(createApiKeyCommand.run(args, { db: db.owner, out: () => {} })).rejects.toThrow(/no workspace with slug "nope"/);
+    await expect(createApiKeyCommand.run(args, { db: db.owner, out: () => {} })).rejects.toThrow(
+      /no workspace with slug "nope"/,
+    );
     expect(createApiKeyCommand.args.safeParse({ workspace: "cli", scopes: "admin" }).success).toBe(false);
   });
 });

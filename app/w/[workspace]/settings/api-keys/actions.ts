@@ -7,7 +7,11 @@ import { createKeyFor, revokeKeyFor } from "@/lib/api-keys/manage";
 export type CreateKeyState = ActionResult<{ key: string; prefix: string; name: string }> | null;
 
 /** Returns the new key itself: the only time it is ever shown. */
-export async function createKeyAction(slug: string, _previous: CreateKeyState, form: FormData): Promise<CreateKeyState> {
+export async function createKeyAction(
+  slug: string,
+  _previous: CreateKeyState,
+  form: FormData,
+): Promise<CreateKeyState> {
   return runAction(async () => {
     const access = await authorizeWorkspace(slug, "api_keys.manage");
     const { key, summary } = await createKeyFor(access, form);

@@ -24,16 +24,18 @@ export function CreateKeyForm({ slug }: { slug: string }) {
       </button>
       {state?.ok === true ? (
         <div role="status" data-testid="new-api-key">
-          <p>
-            Copy the key for “{state.data.name}” now — it is shown only once and cannot be recovered:
-          </p>
+          <p>Copy the key for “{state.data.name}” now — it is shown only once and cannot be recovered:</p>
           <code>{state.data.key}</code>
         </div>
       ) : null}
       {state?.ok === false ? (
         <p role="alert">
           {state.error}
-          {state.fields ? ` ${Object.entries(state.fields).map(([field, messages]) => `${field}: ${messages.join(", ")}`).join("; ")}` : ""}
+          {state.fields
+            ? ` ${Object.entries(state.fields)
+                .map(([field, messages]) => `${field}: ${messages.join(", ")}`)
+                .join("; ")}`
+            : ""}
         </p>
       ) : null}
     </form>

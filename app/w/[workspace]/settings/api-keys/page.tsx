@@ -15,7 +15,9 @@ export default async function ApiKeysPage({ params }: { params: Promise<{ worksp
     <main className="page">
       <div className="page-header">
         <h1 className="page-title">API keys</h1>
-        <p className="page-subtitle">Keys send events to POST /api/v1/ingest and the OTLP endpoint. A key is shown once; only its hash is kept.</p>
+        <p className="page-subtitle">
+          Keys send events to POST /api/v1/ingest and the OTLP endpoint. A key is shown once; only its hash is kept.
+        </p>
       </div>
       <CreateKeyForm slug={slug} />
       <table>

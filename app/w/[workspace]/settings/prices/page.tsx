@@ -16,14 +16,23 @@ export default async function PricesPage({ params }: { params: Promise<{ workspa
       <div className="page-header">
         <h1 className="page-title">Model prices</h1>
         <p className="page-subtitle">
-          USD per 1M tokens. Calls without a reported cost are priced by the version in force at their time; a model with no price is shown as unpriced, never $0.
+          USD per 1M tokens. Calls without a reported cost are priced by the version in force at their time; a model
+          with no price is shown as unpriced, never $0.
         </p>
       </div>
       <AddPriceForm slug={slug} />
       <RepriceForm slug={slug} />
       <table>
         <thead>
-          <tr><th>Provider</th><th>Model</th><th>Input</th><th>Output</th><th>Effective from</th><th>Source</th><th /></tr>
+          <tr>
+            <th>Provider</th>
+            <th>Model</th>
+            <th>Input</th>
+            <th>Output</th>
+            <th>Effective from</th>
+            <th>Source</th>
+            <th />
+          </tr>
         </thead>
         <tbody>
           {prices.map((price) => (
@@ -33,7 +42,10 @@ export default async function PricesPage({ params }: { params: Promise<{ workspa
               <td>${price.input_usd_per_million}</td>
               <td>${price.output_usd_per_million}</td>
               <td>{price.effective_from.toISOString().slice(0, 10)}</td>
-              <td>{price.source}{price.in_force ? " (in force)" : ""}</td>
+              <td>
+                {price.source}
+                {price.in_force ? " (in force)" : ""}
+              </td>
               <td>
                 {price.source === "workspace" ? (
                   <form action={remove}>
