@@ -49,7 +49,7 @@ export const invitationSignupInputSchema = z
  * invitations. Refuses when the e-mail already has an account: that person signs in instead.
  */
 export async function createAccountFromInvitation(
-  input: z.input<typeof invitationSignupInputSchema>,
+  input: unknown,
   owner: PrismaClient = ownerPrisma(),
 ): Promise<{ email: string; workspaceSlug: string }> {
   const { token, name, password } = invitationSignupInputSchema.parse(input);

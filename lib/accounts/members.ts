@@ -91,7 +91,7 @@ async function mapMembershipErrors<T>(work: () => Promise<T>): Promise<T> {
 export async function inviteMember(
   tx: Tx,
   actor: ActingMember,
-  input: z.input<typeof inviteInputSchema>,
+  input: unknown,
 ): Promise<{ invitationId: string; token: string; email: string; role: WorkspaceRole }> {
   const { email, role } = inviteInputSchema.parse(input);
   if (role === "owner") requireOwnerFor(actor, "invite an owner");
@@ -119,7 +119,7 @@ export async function inviteMember(
   return { invitationId, token, email, role };
 }
 
-export async function revokeInvitation(tx: Tx, actor: ActingMember, input: z.input<typeof revokeInvitationInputSchema>): Promise<void> {
+export async function revokeInvitation(tx: Tx, actor: ActingMember, input: unknown): Promise<void> {
   const { invitationId } = revokeInvitationInputSchema.parse(input);
   const rows = await tx.$queryRaw<{ email: string; role: string }[]>`
     UPDATE public.workspace_invitations SET revoked_at = now()
@@ -142,7 +142,7 @@ async function findMember(tx: Tx, workspaceId: string, accountId: string): Promi
   return { member, owners: members.filter((m) => m.role === "owner").length };
 }
 
-export async function changeMemberRole(tx: Tx, actor: ActingMember, input: z.input<typeof changeRoleInputSchema>): Promise<void> {
+export async function changeMemberRole(tx: Tx, actor: ActingMember, input: unknown): Promise<void> {
   const { accountId, role } = changeRoleInputSchema.parse(input);
   const { member, owners } = await findMember(tx, actor.workspaceId, accountId);
   if (member.role === role) return;
@@ -164,7 +164,7 @@ export async function changeMemberRole(tx: Tx, actor: ActingMember, input: z.inp
   });
 }
 
-export async function removeMember(tx: Tx, actor: ActingMember, input: z.input<typeof removeMemberInputSchema>): Promise<void> {
+export async function removeMember(tx: Tx, actor: ActingMember, input: unknown): Promise<void> {
   const { accountId } = removeMemberInputSchema.parse(input);
   const { member, owners } = await findMember(tx, actor.workspaceId, accountId);
   if (member.role === "owner" && accountId !== actor.accountId) requireOwnerFor(actor, "remove an owner");

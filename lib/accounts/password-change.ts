@@ -18,7 +18,7 @@ export const changePasswordInputSchema = z
  * current password (the account may read its own row), writes the new hash through
  * app.set_own_password_hash (the app role cannot UPDATE accounts), and audits it.
  */
-export async function changeOwnPassword(tx: Tx, accountId: string, input: z.input<typeof changePasswordInputSchema>, ip: string | null): Promise<void> {
+export async function changeOwnPassword(tx: Tx, accountId: string, input: unknown, ip: string | null): Promise<void> {
   const { currentPassword, newPassword } = changePasswordInputSchema.parse(input);
   const rows = await tx.$queryRaw<{ password_hash: string | null }[]>`
     SELECT password_hash FROM public.accounts WHERE id = ${accountId}::uuid`;

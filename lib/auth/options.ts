@@ -4,6 +4,9 @@ import { z } from "zod";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
 import { ownerPrisma } from "@/lib/db/prisma";
+import { clientIpFromHeaders } from "@/lib/accounts/audit";
+import { oauthProvidersFromEnv, resolveOAuthAccount, verifiedProviderEmail } from "@/lib/accounts/oauth";
+import { completeSignIn, signInWithPassword } from "@/lib/accounts/sign-in";
 
 export const credentialsSchema = z.object({
   email: z.string().trim().toLowerCase().pipe(z.email().max(320)),
@@ -60,13 +63,25 @@ export const authOptions: NextAuthOptions = {
         email: { label: "Email", type: "email" },
         password: { label: "Password", type: "password" },
       },
-      async authorize(credentials) {
-        const account = await authenticateCredentials(credentials);
+      async authorize(credentials, req) {
+        // Throttled per account and per IP, audited, accepts pending invitations (lib/accounts).
+        const account = await signInWithPassword(credentials, clientIpFromHeaders(new Headers(req.headers ?? {})));
         return account ? { id: account.id, email: account.email, name: account.name } : null;
       },
     }),
+    ...oauthProvidersFromEnv(),
   ],
   callbacks: {
+    // OAuth: only a provider-verified e-mail that has an account or an open invitation gets in.
+    async signIn({ account, profile, user }) {
+      if (!account || account.type !== "oauth") return true;
+      const email = await verifiedProviderEmail(account, profile);
+      const resolved = email ? await resolveOAuthAccount(email, user.name ?? null) : null;
+      if (!resolved) return false;
+      await completeSignIn(ownerPrisma(), resolved, null, account.provider);
+      user.id = resolved.id; // the same object reaches the jwt callback: the token carries our id
+      return true;
+    },
     async jwt({ token, user }) {
       if (user) token.sub = user.id;
       return token;

@@ -1,0 +1,22 @@
+import type { Metadata } from "next";
+import { redirect } from "next/navigation";
+import { getSessionAccount } from "@/lib/auth/session";
+import { ChangePasswordForm } from "./change-password-form";
+
+export const metadata: Metadata = { title: "Your account" };
+
+export default async function AccountPage() {
+  const account = await getSessionAccount();
+  if (!account) redirect("/login?callbackUrl=%2Faccount");
+  return (
+    <main className="page">
+      <div className="page-header">
+        <h1 className="page-title">Your account</h1>
+      </div>
+      <p>
+        Signed in as {account.name ?? account.email} ({account.email}).
+      </p>
+      <ChangePasswordForm />
+    </main>
+  );
+}
