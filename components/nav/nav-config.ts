@@ -4,4 +4,9 @@
  */
 export type WorkspaceNavItem = { label: string; path: string; match?: "exact" | "prefix" };
 
-export const WORKSPACE_NAV: readonly WorkspaceNavItem[] = [{ label: "Overview", path: "", match: "exact" }];
+export const WORKSPACE_NAV: readonly WorkspaceNavItem[] = [
+  { label: "Overview", path: "", match: "exact" },
+  { label: "Agents", path: "/agents" },
+  { label: "Token usage", path: "/usage" },
+  { label: "Cohorts", path: "/cohorts" },
+];

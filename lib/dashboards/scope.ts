@@ -3,6 +3,7 @@ import type { WorkspaceAccess } from "@/lib/access/authorize";
 import { roleHasPermission, type Permission } from "@/lib/access/permissions";
 import { withUserContext } from "@/lib/db/context";
 import type { Tx } from "@/lib/db/prisma";
+import type { PrismaClient } from "@/lib/generated/prisma/client";
 import type { MetricFilters, MetricName, GroupBy } from "@/lib/metrics/definitions";
 import { queryMetric, queryMetricTotal, type MetricResult } from "@/lib/metrics/query";
 import { dashboardFilters, dashboardRange, type DashboardRange, type RangePreset, type SearchParams } from "./range";
@@ -18,6 +19,8 @@ export type DashboardScope = {
   /** usage.export: may export other people's usage. */
   canExportUsers: boolean;
   searchParams: SearchParams;
+  /** The app-role client (tests pass their database's; the app uses appPrisma()). */
+  db?: PrismaClient;
 };
 
 export function dashboardScope(
@@ -39,8 +42,8 @@ export function dashboardScope(
 }
 
 /** Runs `fn` as the signed-in account (row-level security applies). */
-export function asAccount<T>(scope: Pick<DashboardScope, "accountId">, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return withUserContext(scope.accountId, fn);
+export function asAccount<T>(scope: Pick<DashboardScope, "accountId" | "db">, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return scope.db ? withUserContext(scope.accountId, fn, scope.db) : withUserContext(scope.accountId, fn);
 }
 
 /** One catalogue query over the scope's range (or its previous period). */
@@ -79,6 +82,11 @@ export const scopeTotal = cache(
 );
 
 export function kpi(scope: DashboardScope, metric: MetricName, filters: MetricFilters = scope.filters) {
+  if (scope.db) {
+    return asAccount(scope, (tx) =>
+      queryMetricTotal(tx, { workspace: scope.workspace, metric, from: scope.range.from, to: scope.range.to, filters }),
+    );
+  }
   return scopeTotal(
     scope.accountId,
     scope.workspace.id,

@@ -1,0 +1,59 @@
+import { z } from "zod";
+import type { PrismaClient } from "@/lib/generated/prisma/client";
+import { withUserContext } from "@/lib/db/context";
+
+const rowSchema = z.object({
+  workspace_id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  timezone: z.string(),
+  members: z.number(),
+  agents: z.number(),
+  runs: z.number(),
+  credits: z.number(),
+  cost_usd: z.number(),
+  active_users: z.number(),
+});
+export type PlatformRow = z.infer<typeof rowSchema>;
+
+/** Whether the account is a platform admin (read in its own RLS context). */
+export async function isPlatformAdmin(accountId: string, db?: PrismaClient): Promise<boolean> {
+  const rows = await withUserContext(
+    accountId,
+    (tx) => tx.$queryRaw<{ admin: boolean }[]>`SELECT coalesce((SELECT is_platform_admin FROM public.accounts WHERE id = ${accountId}::uuid), false) AS admin`,
+    db,
+  );
+  return rows[0]?.admin ?? false;
+}
+
+/**
+ * Every workspace side by side over local days from..to (each workspace's own days), from the
+ * rollups: runs and credits (run_hourly), LLM cost (llm_usage_hourly), distinct active users
+ * (user_daily_activity); members and agents are current counts. Each side is aggregated apart and
+ * joined 1:1 on the workspace, so no sum is multiplied by another side's rows (spec defect 4).
+ * Row-level security shows a platform admin every workspace, anyone else only their own.
+ */
+export async function platformSummary(accountId: string, from: string, to: string, db?: PrismaClient): Promise<PlatformRow[]> {
+  const rows = await withUserContext(
+    accountId,
+    (tx) => tx.$queryRaw<unknown[]>`
+      WITH w AS (
+        SELECT id, slug, name, timezone,
+               (${from}::date::timestamp AT TIME ZONE timezone) AS lo,
+               ((${to}::date + 1)::timestamp AT TIME ZONE timezone) AS hi
+        FROM public.workspaces
+      )
+      SELECT w.id::text AS workspace_id, w.slug, w.name, w.timezone,
+             coalesce((SELECT count(*) FROM public.workspace_members m WHERE m.workspace_id = w.id), 0)::float8 AS members,
+             coalesce((SELECT count(*) FROM public.agents a WHERE a.workspace_id = w.id), 0)::float8 AS agents,
+             coalesce((SELECT sum(r.runs) FROM analytics.run_hourly r WHERE r.workspace_id = w.id AND r.hour >= w.lo AND r.hour < w.hi), 0)::float8 AS runs,
+             coalesce((SELECT sum(r.credits) FROM analytics.run_hourly r WHERE r.workspace_id = w.id AND r.hour >= w.lo AND r.hour < w.hi), 0)::float8 AS credits,
+             coalesce((SELECT sum(l.cost_usd) FROM analytics.llm_usage_hourly l WHERE l.workspace_id = w.id AND l.hour >= w.lo AND l.hour < w.hi), 0)::float8 AS cost_usd,
+             coalesce((SELECT count(DISTINCT d.user_id) FROM analytics.user_daily_activity d
+                        WHERE d.workspace_id = w.id AND d.activity_date BETWEEN ${from}::date AND ${to}::date), 0)::float8 AS active_users
+      FROM w
+      ORDER BY runs DESC, w.name`,
+    db,
+  );
+  return z.array(rowSchema).parse(rows);
+}
