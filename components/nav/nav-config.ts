@@ -9,4 +9,5 @@ export const WORKSPACE_NAV: readonly WorkspaceNavItem[] = [
   { label: "Agents", path: "/agents" },
   { label: "Token usage", path: "/usage" },
   { label: "Cohorts", path: "/cohorts" },
+  { label: "Alerts", path: "/alerts" },
 ];
