@@ -10,4 +10,6 @@ export const WORKSPACE_NAV: readonly WorkspaceNavItem[] = [
   { label: "Token usage", path: "/usage" },
   { label: "Cohorts", path: "/cohorts" },
   { label: "Alerts", path: "/alerts" },
+  { label: "API keys", path: "/settings/api-keys" },
+  { label: "Prices", path: "/settings/prices" },
 ];
