@@ -119,3 +119,16 @@ describe("GET /api/v1/metrics", () => {
     expect(((await ok.json()) as Body).series[0].points[0].v).toBe(12);
   });
 });
+
+describe("OpenAPI", () => {
+  it("documents /api/v1/metrics with every metric and its definition", async () => {
+    await import("./openapi");
+    const { buildOpenApiDocument } = await import("@/lib/openapi/registry");
+    const doc = buildOpenApiDocument();
+    const op = (doc.paths["/api/v1/metrics"] as Record<string, { description: string; parameters: { name: string }[] }>).get;
+    expect(op.parameters.map((p) => p.name)).toEqual(expect.arrayContaining(["metric", "from", "to", "granularity", "groupBy", "agentId", "userId", "model"]));
+    expect(op.description).toContain("| `success_rate` | percent | Completed runs ÷ finished runs");
+    expect(op.description).toContain("runs count by start time");
+    expect(doc.paths["/api/v1/export/metrics"]).toBeDefined();
+  });
+});

@@ -1,4 +1,5 @@
 import "@/lib/ingest/openapi";
+import "@/lib/metrics/openapi";
 import { buildOpenApiDocument } from "@/lib/openapi/registry";
 
 export const dynamic = "force-static";
