@@ -475,6 +475,7 @@ describe("rebuild", () => {
         from,
         to,
         chunkDays: 2,
+        concurrency: 1, // one lane, so exactly two chunks commit before the interruption
         onProgress: () => {
           calls += 1;
           if (calls === 2) throw new Error("interrupted");

@@ -26,7 +26,7 @@ const PLATFORM_LOCK_CLASS = 7_202_621;
 
 async function withPool<T>(source: RollupSource, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
   if (typeof source !== "string") return fn(source);
-  const pool = new pg.Pool({ connectionString: source, max: 2 });
+  const pool = new pg.Pool({ connectionString: source, max: 4 });
   try {
     return await fn(pool);
   } finally {
@@ -108,14 +108,42 @@ export type RefreshOptions = {
   log?: (line: string) => void;
 };
 
-/** SQL tail mapping the `claimed` hours to UTC hour strings and the local days (zone = param tz). */
+/**
+ * SQL tail mapping the `claimed` hours to islands of nearby hours (a gap over 26 h starts a new one,
+ * so no local day spans two islands): per island its UTC hour strings and local days (zone = tz).
+ * Steps run once per island, so a late event from last month does not make the recompute scan the
+ * whole month in between.
+ */
 const periodsOfClaim = (tzParam: string) => `
-  , periods AS (
-      SELECT array(SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') FROM claimed ORDER BY hour) AS hours,
-             array(SELECT DISTINCT ((hour + o.offset_from_start) AT TIME ZONE ${tzParam}::text)::date::text
-                   FROM claimed, (VALUES (interval '0'), (interval '1 hour' - interval '1 microsecond')) AS o(offset_from_start)
-                   ORDER BY 1) AS days
+  , numbered AS (
+      SELECT hour, sum(CASE WHEN hour - prev > interval '26 hours' THEN 1 ELSE 0 END) OVER (ORDER BY hour) AS island
+      FROM (SELECT hour, lag(hour) OVER (ORDER BY hour) AS prev FROM claimed) c
+  ), periods AS (
+      SELECT island,
+             array_agg(to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') ORDER BY hour) AS hours,
+             array(SELECT DISTINCT ((n2.hour + o.offset_from_start) AT TIME ZONE ${tzParam}::text)::date::text
+                   FROM numbered n2, (VALUES (interval '0'), (interval '1 hour' - interval '1 microsecond')) AS o(offset_from_start)
+                   WHERE n2.island = numbered.island ORDER BY 1) AS days
+      FROM numbered GROUP BY island
   )`;
+
+/** Runs the steps once per island; workspace-grain steps once, after the last island. */
+async function runStepsPerIsland(
+  client: pg.PoolClient,
+  steps: RollupStep[],
+  workspaceId: string | null,
+  islands: Periods[],
+): Promise<{ hours: number; days: number; written: Record<string, number> }> {
+  const written: Record<string, number> = {};
+  let hours = 0;
+  let days = 0;
+  for (const [index, island] of islands.entries()) {
+    addCounts(written, await runSteps(client, steps, workspaceId, island, index === islands.length - 1));
+    hours += island.hours.length;
+    days += island.days.length;
+  }
+  return { hours, days, written };
+}
 
 /** Claims and recomputes one batch of one workspace's dirty hours. null = locked by another worker. */
 async function refreshWorkspaceBatch(
@@ -143,13 +171,10 @@ async function refreshWorkspaceBatch(
            SELECT DISTINCT hour FROM claimed ORDER BY hour
            ON CONFLICT (hour) DO NOTHING
        ) ${periodsOfClaim("$3")}
-       SELECT hours, days FROM periods`,
+       SELECT hours, days FROM periods ORDER BY island`,
       [workspaceId, batchHours, await timezoneOf(client, workspaceId)],
     );
-    const periods = claim.rows[0];
-    if (periods.hours.length === 0) return { hours: 0, days: 0, written: {} };
-    const written = await runSteps(client, steps, workspaceId, periods, true);
-    return { hours: periods.hours.length, days: periods.days.length, written };
+    return runStepsPerIsland(client, steps, workspaceId, claim.rows);
   });
 }
 
@@ -177,13 +202,10 @@ async function refreshPlatformBatch(
            DELETE FROM analytics.rollup_platform_dirty_hours d USING picked WHERE d.hour = picked.hour
            RETURNING d.hour
        ) ${periodsOfClaim("$2")}
-       SELECT hours, days FROM periods`,
+       SELECT hours, days FROM periods ORDER BY island`,
       [batchHours, "UTC"],
     );
-    const periods = claim.rows[0];
-    if (periods.hours.length === 0) return { hours: 0, days: 0, written: {} };
-    const written = await runSteps(client, steps, null, periods, true);
-    return { hours: periods.hours.length, days: periods.days.length, written };
+    return runStepsPerIsland(client, steps, null, claim.rows);
   });
 }
 
@@ -275,6 +297,8 @@ export const rebuildOptionsSchema = z
     workspaceId: z.guid().optional(),
     /** Days per statement: larger chunks are faster per day but hold locks longer. */
     chunkDays: z.number().int().min(1).max(366).default(7),
+    /** Scopes (workspaces, platform) rebuilt at the same time; each uses one connection. */
+    concurrency: z.number().int().min(1).max(16).default(2),
   })
   .refine((o) => o.from <= o.to, { message: "--from must not be after --to", path: ["from"] })
   .refine((o) => (Date.parse(o.to) - Date.parse(o.from)) / 86_400_000 <= 3_660, {
@@ -331,8 +355,8 @@ export async function rebuildRollups(
     const totalDays = daysPerScope * scopes.length;
     const resumedDays = scopes.reduce((sum, s) => sum + (s.finished ? daysPerScope : s.done), 0);
     let doneDays = resumedDays;
-    for (const scope of scopes) {
-      if (scope.finished) continue;
+    const queue = scopes.filter((scope) => !scope.finished);
+    const rebuildScope = async (scope: (typeof scopes)[number]) => {
       const workspaceId = scope.scope === "platform" ? null : scope.scope;
       for (;;) {
         const chunk = await inTransaction(pool, async (client) => {
@@ -373,7 +397,24 @@ export async function rebuildRollups(
         options.onProgress?.({ doneDays, totalDays, scope: scope.scope, throughDay: chunk.throughDay });
         if (chunk.finishing) break;
       }
-    }
+    };
+    // A failing lane stops the others from taking new scopes; committed chunks stay for the rerun.
+    let failed = false;
+    const lane = async () => {
+      for (let scope = queue.shift(); scope && !failed; scope = queue.shift()) {
+        try {
+          await rebuildScope(scope);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
+      }
+    };
+    const lanes = await Promise.allSettled(
+      Array.from({ length: Math.min(parsed.concurrency, Math.max(1, queue.length)) }, lane),
+    );
+    const firstFailure = lanes.find((lane): lane is PromiseRejectedResult => lane.status === "rejected");
+    if (firstFailure) throw firstFailure.reason;
     await pool.query("DELETE FROM analytics.rollup_rebuild_progress WHERE rebuild_key = $1 AND finished", [rebuildKey]);
     return { scopes: scopes.length, totalDays, resumedDays, rowsWritten, durationMs: Date.now() - started };
   });
