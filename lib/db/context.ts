@@ -1,20 +1,95 @@
+import { z } from "zod";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
 import { appPrisma, type Tx } from "./prisma";
+import { nextReplicaPrisma } from "./replicas";
+
+const DEFAULT_DASHBOARD_STATEMENT_TIMEOUT_MS = 5000;
+const statementTimeoutSchema = z.coerce
+  .number()
+  .int()
+  .min(1, "must be at least 1 (milliseconds)")
+  .max(600_000, "must be at most 600000 (10 minutes)");
+
+/**
+ * How long one statement of a request may run (`DASHBOARD_STATEMENT_TIMEOUT_MS`, default 5000), so
+ * one heavy dashboard query is cancelled instead of holding a connection the others queue for.
+ */
+export function dashboardStatementTimeoutMs(raw: string | undefined = process.env.DASHBOARD_STATEMENT_TIMEOUT_MS): number {
+  if (raw === undefined || raw.trim() === "") return DEFAULT_DASHBOARD_STATEMENT_TIMEOUT_MS;
+  const parsed = statementTimeoutSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error(`DASHBOARD_STATEMENT_TIMEOUT_MS ${parsed.error.issues[0]?.message ?? "is invalid"} (got "${raw}")`);
+  }
+  return parsed.data;
+}
+
+/** A request's statement ran past the statement timeout and PostgreSQL cancelled it (SQLSTATE 57014). */
+export class QueryTimeoutError extends Error {
+  constructor(readonly timeoutMs: number, options?: { cause?: unknown }) {
+    super(
+      `The query ran longer than ${timeoutMs} ms and was cancelled (DASHBOARD_STATEMENT_TIMEOUT_MS). Narrow the date range or filters and try again.`,
+      options,
+    );
+    this.name = "QueryTimeoutError";
+  }
+}
+
+/** True when `error` (or anything in its cause/meta chain) is PostgreSQL's statement-timeout cancel. */
+export function isStatementTimeout(error: unknown, depth = 0): boolean {
+  if (depth > 6 || typeof error !== "object" || error === null) return false;
+  const record = error as Record<string, unknown>;
+  if (record.code === "57014" || record.originalCode === "57014") return true;
+  if (typeof record.message === "string" && record.message.includes("canceling statement due to statement timeout")) return true;
+  return ["cause", "meta", "driverAdapterError"].some((key) => isStatementTimeout(record[key], depth + 1));
+}
+
+type ContextOptions = { readOnly: boolean };
+
+async function inUserTransaction<T>(client: PrismaClient, accountId: string, fn: (tx: Tx) => Promise<T>, options: ContextOptions): Promise<T> {
+  const timeoutMs = dashboardStatementTimeoutMs();
+  try {
+    return await client.$transaction(
+      async (tx) => {
+        // Must be the first statement of the transaction.
+        if (options.readOnly) await tx.$executeRaw`SET TRANSACTION READ ONLY`;
+        await tx.$executeRaw`SELECT set_config('app.current_user_id', ${accountId}, true), set_config('statement_timeout', ${String(timeoutMs)}, true)`;
+        return fn(tx);
+      },
+      // Prisma's own transaction timeout (5 s by default) must not fire before PostgreSQL's
+      // statement timeout, or a slow query would surface as an opaque "transaction closed" error.
+      { timeout: Math.max(5000, timeoutMs * 2 + 1000) },
+    );
+  } catch (error) {
+    if (isStatementTimeout(error)) throw new QueryTimeoutError(timeoutMs, { cause: error });
+    throw error;
+  }
+}
 
 /**
  * Runs `fn` in one transaction whose row-level-security context is the given account.
  * `set_config(..., true)` is transaction-local, so a pooled connection never carries one request's
  * identity into the next; with no context set, every policy reads nothing (fail closed).
+ * Each statement is limited to `DASHBOARD_STATEMENT_TIMEOUT_MS`; a cancelled one throws QueryTimeoutError.
  */
 export async function withUserContext<T>(
   accountId: string,
   fn: (tx: Tx) => Promise<T>,
   client: PrismaClient = appPrisma(),
 ): Promise<T> {
-  return client.$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT set_config('app.current_user_id', ${accountId}, true)`;
-    return fn(tx);
-  });
+  return inUserTransaction(client, accountId, fn, { readOnly: false });
+}
+
+/**
+ * Like withUserContext, for reads only: a READ ONLY transaction on the next read replica
+ * (`DATABASE_REPLICA_URLS`, round robin), or on the primary when none is configured. Replicas lag
+ * the primary by a little, so use it for dashboards and metrics, never to read back one's own write.
+ */
+export async function withUserReadContext<T>(
+  accountId: string,
+  fn: (tx: Tx) => Promise<T>,
+  client: PrismaClient = nextReplicaPrisma() ?? appPrisma(),
+): Promise<T> {
+  return inUserTransaction(client, accountId, fn, { readOnly: true });
 }
 
 /**
