@@ -25,8 +25,8 @@ export default async function MyUsagePage({ searchParams }: { searchParams: Prom
         <h1 className="page-title">My usage</h1>
         <EmptyState title="No tracked usage linked to you">
           <p>
-            Usage is linked to you when a platform reports a user with your e-mail address ({account.email}). Ask your workspace admin to
-            send your e-mail with your runs and LLM calls.
+            Usage is linked to you when a platform reports a user with your e-mail address ({account.email}). Ask your
+            workspace admin to send your e-mail with your runs and LLM calls.
           </p>
         </EmptyState>
       </main>
@@ -41,7 +41,12 @@ export default async function MyUsagePage({ searchParams }: { searchParams: Prom
         {linked.length > 1 ? (
           <nav aria-label="Workspace" style={{ marginBottom: 16 }}>
             {linked.map((l) => (
-              <Link key={l.slug} href={`/me${withParams(params, { workspace: l.slug })}`} aria-current={l.slug === current.slug ? "page" : undefined} style={{ marginRight: 12 }}>
+              <Link
+                key={l.slug}
+                href={`/me${withParams(params, { workspace: l.slug })}`}
+                aria-current={l.slug === current.slug ? "page" : undefined}
+                style={{ marginRight: 12 }}
+              >
                 {l.name}
               </Link>
             ))}

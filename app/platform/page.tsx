@@ -27,7 +27,13 @@ export default async function PlatformPage({ searchParams }: { searchParams: Pro
         </div>
       </div>
       <Suspense fallback={null}>
-        <DateRangePicker preset={range.preset} from={range.from} to={range.to} granularity={range.granularity} compare={range.compare} />
+        <DateRangePicker
+          preset={range.preset}
+          from={range.from}
+          to={range.to}
+          granularity={range.granularity}
+          compare={range.compare}
+        />
       </Suspense>
       <Suspense fallback={<CardSkeleton title="Workspaces" height={400} />}>
         <Workspaces accountId={account.id} range={range} />
@@ -57,7 +63,16 @@ async function Workspaces({ accountId, range }: { accountId: string; range: Dash
         ]}
         rows={rows.map((r) => ({
           id: r.workspace_id,
-          values: { name: r.name, timezone: r.timezone, members: r.members, agents: r.agents, runs: r.runs, credits: r.credits, cost_usd: r.cost_usd, active_users: r.active_users },
+          values: {
+            name: r.name,
+            timezone: r.timezone,
+            members: r.members,
+            agents: r.agents,
+            runs: r.runs,
+            credits: r.credits,
+            cost_usd: r.cost_usd,
+            active_users: r.active_users,
+          },
           hrefs: { name: `/w/${r.slug}` },
         }))}
       />

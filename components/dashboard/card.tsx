@@ -34,7 +34,12 @@ export async function guarded(title: string, render: () => Promise<ReactNode>): 
     return await render();
   } catch (error) {
     // Next's redirect/notFound are control flow, not failures.
-    if (error && typeof error === "object" && "digest" in error && String((error as { digest: unknown }).digest).startsWith("NEXT_")) {
+    if (
+      error &&
+      typeof error === "object" &&
+      "digest" in error &&
+      String((error as { digest: unknown }).digest).startsWith("NEXT_")
+    ) {
       throw error;
     }
     return <CardError title={title} error={error} />;

@@ -18,7 +18,12 @@ export type TableColumn = {
   /** A column of sparkline values (row[key] must be a number[] stored in `sparklines`). */
   sparkline?: boolean;
 };
-export type TableRow = { id: string; values: Record<string, TableValue>; sparklines?: Record<string, (number | null)[]>; hrefs?: Record<string, string> };
+export type TableRow = {
+  id: string;
+  values: Record<string, TableValue>;
+  sparklines?: Record<string, (number | null)[]>;
+  hrefs?: Record<string, string>;
+};
 
 const PAGE_SIZES = [10, 25, 50, 100];
 
@@ -55,7 +60,9 @@ export function DataTable({
   const visible = useMemo(() => {
     const needle = query.trim().toLowerCase();
     const filtered = needle
-      ? rows.filter((row) => Object.values(row.values).some((v) => typeof v === "string" && v.toLowerCase().includes(needle)))
+      ? rows.filter((row) =>
+          Object.values(row.values).some((v) => typeof v === "string" && v.toLowerCase().includes(needle)),
+        )
       : rows;
     const sorted = [...filtered].sort((a, b) => {
       const x = a.values[sort.key];
@@ -126,7 +133,9 @@ export function DataTable({
                     <button
                       type="button"
                       className={styles.sortButton}
-                      onClick={() => setSort((s) => ({ key: c.key, dir: s.key === c.key && s.dir === "desc" ? "asc" : "desc" }))}
+                      onClick={() =>
+                        setSort((s) => ({ key: c.key, dir: s.key === c.key && s.dir === "desc" ? "asc" : "desc" }))
+                      }
                     >
                       {c.label}
                       {sort.key === c.key ? (sort.dir === "asc" ? " ▲" : " ▼") : ""}
@@ -146,7 +155,10 @@ export function DataTable({
                 <tr key={row.id} data-row-id={row.id}>
                   {columns.map((c, i) => {
                     const content = c.sparkline ? (
-                      <Sparkline values={row.sparklines?.[c.key] ?? []} label={`${c.label} of ${String(row.values[columns[0].key])}`} />
+                      <Sparkline
+                        values={row.sparklines?.[c.key] ?? []}
+                        label={`${c.label} of ${String(row.values[columns[0].key])}`}
+                      />
                     ) : c.link && row.hrefs?.[c.key] ? (
                       <Link href={row.hrefs[c.key]}>{display(row.values[c.key], c.format)}</Link>
                     ) : (
@@ -186,13 +198,23 @@ export function DataTable({
             ))}
           </select>
         </label>
-        <button type="button" className="button button-small" disabled={current === 0} onClick={() => setPage(current - 1)}>
+        <button
+          type="button"
+          className="button button-small"
+          disabled={current === 0}
+          onClick={() => setPage(current - 1)}
+        >
           Previous
         </button>
         <span>
           Page {current + 1} of {pages}
         </span>
-        <button type="button" className="button button-small" disabled={current >= pages - 1} onClick={() => setPage(current + 1)}>
+        <button
+          type="button"
+          className="button button-small"
+          disabled={current >= pages - 1}
+          onClick={() => setPage(current + 1)}
+        >
           Next
         </button>
       </div>

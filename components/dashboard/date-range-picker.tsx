@@ -113,7 +113,12 @@ export function DateRangePicker({
       ) : null}
       <label className={styles.control}>
         <span>Per</span>
-        <select className="input" name="granularity" value={granularity} onChange={(e) => push({ granularity: e.target.value })}>
+        <select
+          className="input"
+          name="granularity"
+          value={granularity}
+          onChange={(e) => push({ granularity: e.target.value })}
+        >
           <option value="hour">Hour</option>
           <option value="day">Day</option>
           <option value="week">Week</option>
@@ -121,7 +126,12 @@ export function DateRangePicker({
         </select>
       </label>
       <label className={styles.check}>
-        <input type="checkbox" name="compare" checked={compare} onChange={(e) => push({ compare: e.target.checked ? "1" : null })} />
+        <input
+          type="checkbox"
+          name="compare"
+          checked={compare}
+          onChange={(e) => push({ compare: e.target.checked ? "1" : null })}
+        />
         Compare to previous period
       </label>
       <span className={styles.rangeText} data-testid="range-text">

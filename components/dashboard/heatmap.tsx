@@ -1,12 +1,27 @@
 import styles from "./dashboard.module.css";
 
-export type HeatmapRow = { key: string; label: string; size: number; cells: { value: number | null; display: string; intensity: number | null; incomplete: boolean }[] };
+export type HeatmapRow = {
+  key: string;
+  label: string;
+  size: number;
+  cells: { value: number | null; display: string; intensity: number | null; incomplete: boolean }[];
+};
 
 /**
  * A rows × columns grid coloured by intensity (0..1) in one hue (blue, colour-blind safe), with the
  * number printed in every cell so colour is never the only carrier. Incomplete cells are dashed.
  */
-export function Heatmap({ caption, columns, rows, footer }: { caption: string; columns: string[]; rows: HeatmapRow[]; footer?: HeatmapRow }) {
+export function Heatmap({
+  caption,
+  columns,
+  rows,
+  footer,
+}: {
+  caption: string;
+  columns: string[];
+  rows: HeatmapRow[];
+  footer?: HeatmapRow;
+}) {
   const cell = (c: HeatmapRow["cells"][number], i: number) => (
     <td
       key={i}
@@ -16,7 +31,10 @@ export function Heatmap({ caption, columns, rows, footer }: { caption: string; c
       style={
         c.intensity === null
           ? undefined
-          : { background: `rgba(0, 114, 178, ${(0.08 + 0.8 * c.intensity).toFixed(2)})`, color: c.intensity > 0.55 ? "#fff" : undefined }
+          : {
+              background: `rgba(0, 114, 178, ${(0.08 + 0.8 * c.intensity).toFixed(2)})`,
+              color: c.intensity > 0.55 ? "#fff" : undefined,
+            }
       }
     >
       {c.incomplete ? "…" : c.display}

@@ -25,7 +25,13 @@ export function LastHourStrip({ slug }: { slug: string }) {
       queryFn: async (): Promise<MetricsResponse> => {
         const now = new Date();
         const from = new Date(now.getTime() - 3_600_000);
-        const params = new URLSearchParams({ workspace: slug, metric, granularity: "hour", from: from.toISOString(), to: now.toISOString() });
+        const params = new URLSearchParams({
+          workspace: slug,
+          metric,
+          granularity: "hour",
+          from: from.toISOString(),
+          to: now.toISOString(),
+        });
         const response = await fetch(`/api/v1/metrics?${params}`);
         if (!response.ok) {
           const body = (await response.json().catch(() => ({}))) as { error?: string };
@@ -52,7 +58,13 @@ export function LastHourStrip({ slug }: { slug: string }) {
             <div key={metric} data-metric={metric}>
               <div className="kpi-label">{label}</div>
               <div className="kpi-value" style={{ fontSize: "1.4rem" }}>
-                {result.isError ? <span role="alert">error: {result.error.message}</span> : result.isPending ? "…" : formatValue(current, format)}
+                {result.isError ? (
+                  <span role="alert">error: {result.error.message}</span>
+                ) : result.isPending ? (
+                  "…"
+                ) : (
+                  formatValue(current, format)
+                )}
               </div>
               <div className="kpi-hint">previous hour: {formatValue(previous, format)}</div>
             </div>

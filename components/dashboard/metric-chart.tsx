@@ -78,7 +78,11 @@ export async function MetricChart({
     const current = await scopeMetric(scope, metric, { groupBy, filters, limit });
     const results: { result: MetricResult; suffix?: string; labelSuffix?: string }[] = [{ result: current }];
     if (scope.range.compare && !groupBy) {
-      results.push({ result: await scopeMetric(scope, metric, { filters, previous: true }), suffix: "_prev", labelSuffix: " (previous period)" });
+      results.push({
+        result: await scopeMetric(scope, metric, { filters, previous: true }),
+        suffix: "_prev",
+        labelSuffix: " (previous period)",
+      });
     }
     const { data, config } = toChart(results);
     const nothing = current.series.every((s) => s.points.every((p) => p.v === null || p.v === 0));
@@ -86,13 +90,23 @@ export async function MetricChart({
       <div data-metric={metric} data-testid={`chart-${metric}${groupBy ? `-by-${groupBy}` : ""}`}>
         <Chart
           title={title}
-          description={nothing ? "No data in this range — widen the range or check that events are being ingested." : (description ?? definition.description)}
+          description={
+            nothing
+              ? "No data in this range — widen the range or check that events are being ingested."
+              : (description ?? definition.description)
+          }
           kind={kind}
           stacked={stacked}
           data={data}
           xKey="x"
           xFormat={current.granularity === "hour" ? "text" : "day"}
-          xLabel={current.granularity === "hour" ? "Hour" : current.granularity === "day" ? "Day" : `${current.granularity[0].toUpperCase()}${current.granularity.slice(1)} starting`}
+          xLabel={
+            current.granularity === "hour"
+              ? "Hour"
+              : current.granularity === "day"
+                ? "Day"
+                : `${current.granularity[0].toUpperCase()}${current.granularity.slice(1)} starting`
+          }
           valueFormat={unitFormat(current.unit)}
           config={config}
         />
@@ -121,7 +135,14 @@ export async function MultiMetricChart({
     const results = await Promise.all(metrics.map((metric) => scopeMetric(scope, metric, { filters })));
     const { data, config } = toChart(
       results.map((result) => ({
-        result: { ...result, series: result.series.map((s) => ({ ...s, key: result.metric, label: METRIC_DEFINITIONS[result.metric].label })) },
+        result: {
+          ...result,
+          series: result.series.map((s) => ({
+            ...s,
+            key: result.metric,
+            label: METRIC_DEFINITIONS[result.metric].label,
+          })),
+        },
       })),
     );
     const first = results[0];

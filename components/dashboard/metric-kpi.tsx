@@ -20,7 +20,17 @@ export function formatMetricValue(value: number | null, metric: MetricName): str
 }
 
 /** A KPI card from the catalogue: the range's value and its change vs the previous period. */
-export async function MetricKpi({ scope, metric, label, filters }: { scope: DashboardScope; metric: MetricName; label?: string; filters?: MetricFilters }) {
+export async function MetricKpi({
+  scope,
+  metric,
+  label,
+  filters,
+}: {
+  scope: DashboardScope;
+  metric: MetricName;
+  label?: string;
+  filters?: MetricFilters;
+}) {
   const definition = METRIC_DEFINITIONS[metric];
   const title = label ?? definition.label;
   return guarded(title, async () => {
@@ -36,7 +46,8 @@ export async function MetricKpi({ scope, metric, label, filters }: { scope: Dash
           ? null
           : `${change >= 0 ? "+" : ""}${change.toFixed(1)}%`;
     const diff = value !== null && previous !== null ? value - previous : 0;
-    const good = definition.goodDirection === "neutral" || diff === 0 ? null : (diff > 0) === (definition.goodDirection === "up");
+    const good =
+      definition.goodDirection === "neutral" || diff === 0 ? null : diff > 0 === (definition.goodDirection === "up");
     return (
       <div data-testid={`kpi-${metric}`} title={definition.description}>
         <KpiCard
@@ -45,7 +56,8 @@ export async function MetricKpi({ scope, metric, label, filters }: { scope: Dash
           rawValue={value}
           hint={
             <span className={`${styles.change} ${good === null ? "" : good ? styles.good : styles.bad}`}>
-              {delta ? `${delta} vs previous period` : "No previous period to compare"} ({formatMetricValue(previous, metric)})
+              {delta ? `${delta} vs previous period` : "No previous period to compare"} (
+              {formatMetricValue(previous, metric)})
             </span>
           }
         />

@@ -3,7 +3,17 @@ import type { DashboardScope } from "@/lib/dashboards/scope";
 import { DateRangePicker } from "./date-range-picker";
 
 /** Title, subtitle and the URL-driven date range picker of a dashboard page. */
-export function DashboardHeader({ scope, title, subtitle, children }: { scope: DashboardScope; title: string; subtitle?: string; children?: ReactNode }) {
+export function DashboardHeader({
+  scope,
+  title,
+  subtitle,
+  children,
+}: {
+  scope: DashboardScope;
+  title: string;
+  subtitle?: string;
+  children?: ReactNode;
+}) {
   const { range } = scope;
   return (
     <>
@@ -17,7 +27,13 @@ export function DashboardHeader({ scope, title, subtitle, children }: { scope: D
         </div>
       </div>
       <Suspense fallback={null}>
-        <DateRangePicker preset={range.preset} from={range.from} to={range.to} granularity={range.granularity} compare={range.compare} />
+        <DateRangePicker
+          preset={range.preset}
+          from={range.from}
+          to={range.to}
+          granularity={range.granularity}
+          compare={range.compare}
+        />
       </Suspense>
       {children}
     </>

@@ -19,11 +19,18 @@ export function Sparkline({
   const span = max - min || 1;
   const step = values.length > 1 ? width / (values.length - 1) : 0;
   const points = values
-    .map((v, i) => (v === null ? null : `${(i * step).toFixed(1)},${(height - 2 - ((v - min) / span) * (height - 4)).toFixed(1)}`))
+    .map((v, i) =>
+      v === null ? null : `${(i * step).toFixed(1)},${(height - 2 - ((v - min) / span) * (height - 4)).toFixed(1)}`,
+    )
     .filter((p): p is string => p !== null)
     .join(" ");
   return (
-    <svg width={width} height={height} role="img" aria-label={`${label}: trend, last value ${numbers[numbers.length - 1]}`}>
+    <svg
+      width={width}
+      height={height}
+      role="img"
+      aria-label={`${label}: trend, last value ${numbers[numbers.length - 1]}`}
+    >
       <polyline fill="none" stroke={color} strokeWidth={1.5} points={points} />
     </svg>
   );

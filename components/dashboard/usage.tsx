@@ -10,14 +10,29 @@ import { MetricChart, MultiMetricChart } from "./metric-chart";
 import { MetricKpi } from "./metric-kpi";
 import dashboard from "./dashboard.module.css";
 
-const USAGE_KPIS: MetricName[] = ["total_tokens", "prompt_tokens", "completion_tokens", "cost_usd", "llm_calls", "unpriced_llm_calls"];
+const USAGE_KPIS: MetricName[] = [
+  "total_tokens",
+  "prompt_tokens",
+  "completion_tokens",
+  "cost_usd",
+  "llm_calls",
+  "unpriced_llm_calls",
+];
 
 /**
  * The token-usage dashboard, shared by the workspace's Usage page (everyone, or one user drilled
  * into with ?userId=) and "My usage" (the scope's filters pin the person's own tracked user).
  * `perUser` shows the by-user breakdowns: only for people allowed to see others' usage.
  */
-export function UsageSections({ scope, perUser, userBaseHref }: { scope: DashboardScope; perUser: boolean; userBaseHref?: string }) {
+export function UsageSections({
+  scope,
+  perUser,
+  userBaseHref,
+}: {
+  scope: DashboardScope;
+  perUser: boolean;
+  userBaseHref?: string;
+}) {
   return (
     <>
       <div className="kpi-grid">
@@ -29,7 +44,12 @@ export function UsageSections({ scope, perUser, userBaseHref }: { scope: Dashboa
       </div>
       <div className={dashboard.grid} style={{ marginTop: 16 }}>
         <Suspense fallback={<CardSkeleton title="Prompt vs completion tokens" />}>
-          <MultiMetricChart scope={scope} title="Prompt vs completion tokens" metrics={["prompt_tokens", "completion_tokens"]} kind="bar" />
+          <MultiMetricChart
+            scope={scope}
+            title="Prompt vs completion tokens"
+            metrics={["prompt_tokens", "completion_tokens"]}
+            kind="bar"
+          />
         </Suspense>
         <Suspense fallback={<CardSkeleton title="Cost" />}>
           <MetricChart scope={scope} metric="cost_usd" groupBy="model" stacked title="Cost by model" />
@@ -68,14 +88,29 @@ async function UsageTable({
   userBaseHref?: string;
 }) {
   return guarded(title, async () => {
-    const metrics: MetricName[] = ["prompt_tokens", "completion_tokens", "total_tokens", "cost_usd", "llm_calls", "unpriced_llm_calls"];
+    const metrics: MetricName[] = [
+      "prompt_tokens",
+      "completion_tokens",
+      "total_tokens",
+      "cost_usd",
+      "llm_calls",
+      "unpriced_llm_calls",
+    ];
     const limit = 50;
     const columns = await Promise.all(
       metrics.map((metric) =>
         groupBy === "model"
           ? breakdown(scope, metric, groupBy, limit)
           : asAccount(scope, (tx) =>
-              queryMetricBreakdown(tx, { workspace: scope.workspace, metric, from: scope.range.from, to: scope.range.to, groupBy, filters: scope.filters, limit }),
+              queryMetricBreakdown(tx, {
+                workspace: scope.workspace,
+                metric,
+                from: scope.range.from,
+                to: scope.range.to,
+                groupBy,
+                filters: scope.filters,
+                limit,
+              }),
             ),
       ),
     );

@@ -4,14 +4,21 @@ import type { SearchParams } from "./range";
 
 export const COHORT_PERIODS = ["daily", "weekly", "monthly"] as const;
 export type CohortPeriod = (typeof COHORT_PERIODS)[number];
-export type CohortOptions = { period: CohortPeriod; mode: "percent" | "count"; bound: "bounded" | "on_or_after"; periods: number };
+export type CohortOptions = {
+  period: CohortPeriod;
+  mode: "percent" | "count";
+  bound: "bounded" | "on_or_after";
+  periods: number;
+};
 
 export function cohortOptions(params: SearchParams): CohortOptions {
   const one = (k: string) => {
     const v = params[k];
     return Array.isArray(v) ? v[0] : v;
   };
-  const period = (COHORT_PERIODS as readonly string[]).includes(one("cohort") ?? "") ? (one("cohort") as CohortPeriod) : "weekly";
+  const period = (COHORT_PERIODS as readonly string[]).includes(one("cohort") ?? "")
+    ? (one("cohort") as CohortPeriod)
+    : "weekly";
   return {
     period,
     mode: one("mode") === "count" ? "count" : "percent",
@@ -28,10 +35,19 @@ const cellSchema = z.object({
   count: z.number().nullable(),
   pct: z.number().nullable(),
 });
-const averageSchema = z.object({ n: z.number(), pct: z.number().nullable(), count: z.number().nullable(), cohorts: z.number() });
+const averageSchema = z.object({
+  n: z.number(),
+  pct: z.number().nullable(),
+  count: z.number().nullable(),
+  cohorts: z.number(),
+});
 
 export type CohortGrid = {
-  rows: { cohortDate: string; initialUsers: number; cells: { n: number; complete: boolean; count: number | null; pct: number | null }[] }[];
+  rows: {
+    cohortDate: string;
+    initialUsers: number;
+    cells: { n: number; complete: boolean; count: number | null; pct: number | null }[];
+  }[];
   /** Weighted by cohort size over complete cells only: Σ active / Σ initial users. */
   average: z.infer<typeof averageSchema>[];
 };
@@ -71,7 +87,11 @@ export async function cohortGrid(scope: DashboardScope, options: CohortOptions):
   });
   const rows = new Map<string, CohortGrid["rows"][number]>();
   for (const cell of cells) {
-    const row = rows.get(cell.cohort_date) ?? { cohortDate: cell.cohort_date, initialUsers: cell.initial_users, cells: [] };
+    const row = rows.get(cell.cohort_date) ?? {
+      cohortDate: cell.cohort_date,
+      initialUsers: cell.initial_users,
+      cells: [],
+    };
     row.cells.push({ n: cell.n, complete: cell.complete, count: cell.count, pct: cell.pct });
     rows.set(cell.cohort_date, row);
   }

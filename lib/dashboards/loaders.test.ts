@@ -18,11 +18,18 @@ let outsiderId: string;
 beforeAll(async () => {
   db = await createTestDatabase();
   world = await buildMetricWorld(db.owner, "loaders-world");
-  const member = await db.owner.query<{ id: string }>(`INSERT INTO public.accounts (email) VALUES ('member@example.com') RETURNING id`);
+  const member = await db.owner.query<{ id: string }>(
+    `INSERT INTO public.accounts (email) VALUES ('member@example.com') RETURNING id`,
+  );
   memberId = member.rows[0].id;
-  await db.owner.query(`INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, 'member')`, [world.workspaceId, memberId]);
+  await db.owner.query(
+    `INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, 'member')`,
+    [world.workspaceId, memberId],
+  );
   // An account that is no member but is linked to tracked user 1 ("My usage").
-  const outsider = await db.owner.query<{ id: string }>(`INSERT INTO public.accounts (email) VALUES ('user1@example.com') RETURNING id`);
+  const outsider = await db.owner.query<{ id: string }>(
+    `INSERT INTO public.accounts (email) VALUES ('user1@example.com') RETURNING id`,
+  );
   outsiderId = outsider.rows[0].id;
   await db.owner.query(`UPDATE public.users SET account_id = $1 WHERE id = $2`, [outsiderId, world.userIds[0]]);
   await db.owner.query(`SELECT analytics.rollup_cohorts($1, '2026-03-20'::date)`, [world.workspaceId]);
@@ -31,7 +38,9 @@ afterAll(async () => {
   await db?.drop();
 });
 
-function scope(params: Record<string, string> = { range: "custom", from: "2026-03-02", to: "2026-03-15" }): DashboardScope {
+function scope(
+  params: Record<string, string> = { range: "custom", from: "2026-03-02", to: "2026-03-15" },
+): DashboardScope {
   return {
     accountId: memberId,
     workspace: { id: world.workspaceId, slug: "loaders-world", name: "Metrics world", timezone: WORLD_TZ },
@@ -77,11 +86,16 @@ describe("dashboard loaders (app role, RLS) against raw rows", () => {
       expect(row?.credits).toBeCloseTo(r.credits, 9);
       expect(row?.unique_users).toBe(r.users);
       expect(row?.rating).toBeCloseTo(r.rating, 9);
-      const completed = (await db.owner.query<{ n: number }>(
-        `SELECT count(*)::float8 AS n FROM public.agent_runs WHERE workspace_id = $1 AND agent_id = $2 AND status = 'completed'`,
-        [world.workspaceId, r.agent_id],
-      )).rows[0].n;
-      expect(row?.cost_per_successful_run).toBeCloseTo((cost.find((c) => c.agent_id === r.agent_id)?.cost ?? 0) / completed, 9);
+      const completed = (
+        await db.owner.query<{ n: number }>(
+          `SELECT count(*)::float8 AS n FROM public.agent_runs WHERE workspace_id = $1 AND agent_id = $2 AND status = 'completed'`,
+          [world.workspaceId, r.agent_id],
+        )
+      ).rows[0].n;
+      expect(row?.cost_per_successful_run).toBeCloseTo(
+        (cost.find((c) => c.agent_id === r.agent_id)?.cost ?? 0) / completed,
+        9,
+      );
     }
   });
 
@@ -118,13 +132,19 @@ describe("dashboard loaders (app role, RLS) against raw rows", () => {
   it("cohort grid equals analytics.user_cohorts, with a weighted average", async () => {
     const options = cohortOptions({ cohort: "weekly" });
     const grid = await cohortGrid(scope(), options);
-    const { rows } = await db.owner.query<{ cohort_date: string; initial_users: number; retention_data: { periods: { n: number; active: number | null; active_pct: number | null }[] } }>(
+    const { rows } = await db.owner.query<{
+      cohort_date: string;
+      initial_users: number;
+      retention_data: { periods: { n: number; active: number | null; active_pct: number | null }[] };
+    }>(
       `SELECT to_char(cohort_date, 'YYYY-MM-DD') AS cohort_date, initial_users, retention_data FROM analytics.user_cohorts
        WHERE workspace_id = $1 AND cohort_period = 'weekly' AND cohort_date BETWEEN '2026-03-02' AND '2026-03-15' ORDER BY 1`,
       [world.workspaceId],
     );
     expect(rows.length).toBeGreaterThan(0);
-    expect(grid.rows.map((r) => [r.cohortDate, r.initialUsers])).toEqual(rows.map((r) => [r.cohort_date, r.initial_users]));
+    expect(grid.rows.map((r) => [r.cohortDate, r.initialUsers])).toEqual(
+      rows.map((r) => [r.cohort_date, r.initial_users]),
+    );
     for (const row of rows) {
       const gridRow = grid.rows.find((r) => r.cohortDate === row.cohort_date);
       for (const period of row.retention_data.periods.filter((p) => p.n < options.periods)) {
@@ -141,9 +161,17 @@ describe("dashboard loaders (app role, RLS) against raw rows", () => {
     expect(summary[0]).toMatchObject({ runs: 12, members: 1, agents: 2, active_users: 3 });
     const linked = await linkedTrackedUsers(outsiderId, db.appPrisma);
     expect(linked).toHaveLength(1);
-    const mine = myUsageScope(outsiderId, linked[0], { range: "custom", from: "2026-03-02", to: "2026-03-15" }, db.appPrisma);
+    const mine = myUsageScope(
+      outsiderId,
+      linked[0],
+      { range: "custom", from: "2026-03-02", to: "2026-03-15" },
+      db.appPrisma,
+    );
     const runs = await kpi(mine, "runs");
-    const { rows } = await db.owner.query<{ n: number }>(`SELECT count(*)::float8 AS n FROM public.agent_runs WHERE user_id = $1`, [world.userIds[0]]);
+    const { rows } = await db.owner.query<{ n: number }>(
+      `SELECT count(*)::float8 AS n FROM public.agent_runs WHERE user_id = $1`,
+      [world.userIds[0]],
+    );
     expect(runs.value).toBe(rows[0].n);
   });
 });

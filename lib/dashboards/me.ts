@@ -4,7 +4,13 @@ import { withUserContext } from "@/lib/db/context";
 import { dashboardRange, type SearchParams } from "./range";
 import type { DashboardScope } from "./scope";
 
-const linkedSchema = z.object({ user_id: z.string(), workspace_id: z.string(), slug: z.string(), name: z.string(), timezone: z.string() });
+const linkedSchema = z.object({
+  user_id: z.string(),
+  workspace_id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  timezone: z.string(),
+});
 export type LinkedUsage = z.infer<typeof linkedSchema>;
 
 /** The tracked users linked to this account (one per workspace where the platform knows them). */
@@ -25,7 +31,12 @@ export async function linkedTrackedUsers(accountId: string, db?: PrismaClient): 
  * "My usage": a dashboard scope pinned to the person's own tracked user. Row-level security lets
  * them read their own per-user rollups even in workspaces they are not a member of.
  */
-export function myUsageScope(accountId: string, linked: LinkedUsage, params: SearchParams, db?: PrismaClient): DashboardScope {
+export function myUsageScope(
+  accountId: string,
+  linked: LinkedUsage,
+  params: SearchParams,
+  db?: PrismaClient,
+): DashboardScope {
   const range = dashboardRange(params, linked.timezone);
   // Per-user rollups are daily: an hourly view of one person is not kept.
   if (range.granularity === "hour") range.granularity = "day";

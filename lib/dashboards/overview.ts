@@ -30,7 +30,12 @@ export async function activeUsersRolling(scope: DashboardScope): Promise<ActiveU
 }
 
 /** One value per group over the scope's range (top agents, cost by model, errors by type, …). */
-export function breakdown(scope: DashboardScope, metric: MetricName, groupBy: GroupBy, limit = 10): Promise<BreakdownRow[]> {
+export function breakdown(
+  scope: DashboardScope,
+  metric: MetricName,
+  groupBy: GroupBy,
+  limit = 10,
+): Promise<BreakdownRow[]> {
   return asAccount(scope, (tx) =>
     queryMetricBreakdown(tx, {
       workspace: scope.workspace,

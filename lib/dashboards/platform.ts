@@ -20,7 +20,10 @@ export type PlatformRow = z.infer<typeof rowSchema>;
 export async function isPlatformAdmin(accountId: string, db?: PrismaClient): Promise<boolean> {
   const rows = await withUserContext(
     accountId,
-    (tx) => tx.$queryRaw<{ admin: boolean }[]>`SELECT coalesce((SELECT is_platform_admin FROM public.accounts WHERE id = ${accountId}::uuid), false) AS admin`,
+    (tx) =>
+      tx.$queryRaw<
+        { admin: boolean }[]
+      >`SELECT coalesce((SELECT is_platform_admin FROM public.accounts WHERE id = ${accountId}::uuid), false) AS admin`,
     db,
   );
   return rows[0]?.admin ?? false;
@@ -33,7 +36,12 @@ export async function isPlatformAdmin(accountId: string, db?: PrismaClient): Pro
  * joined 1:1 on the workspace, so no sum is multiplied by another side's rows (spec defect 4).
  * Row-level security shows a platform admin every workspace, anyone else only their own.
  */
-export async function platformSummary(accountId: string, from: string, to: string, db?: PrismaClient): Promise<PlatformRow[]> {
+export async function platformSummary(
+  accountId: string,
+  from: string,
+  to: string,
+  db?: PrismaClient,
+): Promise<PlatformRow[]> {
   const rows = await withUserContext(
     accountId,
     (tx) => tx.$queryRaw<unknown[]>`

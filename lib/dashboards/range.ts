@@ -52,7 +52,9 @@ export function dashboardRange(
 ): DashboardRange {
   const today = localToday(timezone, now);
   const presetParam = first(params.range);
-  let preset: RangePreset = RANGE_PRESETS.some((p) => p.id === presetParam) ? (presetParam as RangePreset) : defaultPreset;
+  let preset: RangePreset = RANGE_PRESETS.some((p) => p.id === presetParam)
+    ? (presetParam as RangePreset)
+    : defaultPreset;
   let from: string;
   let to = today;
   const customFrom = DATE.safeParse(first(params.from));

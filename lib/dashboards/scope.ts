@@ -69,7 +69,15 @@ export function scopeMetric(
 
 /** A KPI: the range total and the previous period's (cached per request by its arguments). */
 export const scopeTotal = cache(
-  (accountId: string, workspaceId: string, timezone: string, metric: MetricName, from: string, to: string, filtersJson: string) =>
+  (
+    accountId: string,
+    workspaceId: string,
+    timezone: string,
+    metric: MetricName,
+    from: string,
+    to: string,
+    filtersJson: string,
+  ) =>
     withUserContext(accountId, (tx) =>
       queryMetricTotal(tx, {
         workspace: { id: workspaceId, timezone },

@@ -12,14 +12,16 @@ beforeAll(async () => {
   db = await createTestDatabase();
   world = await buildMetricWorld(db.owner, "api-world");
   for (const role of ["owner", "viewer", "outsider"] as const) {
-    const { rows } = await db.owner.query<{ id: string }>(`INSERT INTO public.accounts (email) VALUES ($1) RETURNING id`, [`${role}@example.com`]);
+    const { rows } = await db.owner.query<{ id: string }>(
+      `INSERT INTO public.accounts (email) VALUES ($1) RETURNING id`,
+      [`${role}@example.com`],
+    );
     accounts[role] = rows[0].id;
     if (role !== "outsider") {
-      await db.owner.query(`INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, $3)`, [
-        world.workspaceId,
-        rows[0].id,
-        role,
-      ]);
+      await db.owner.query(
+        `INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, $3)`,
+        [world.workspaceId, rows[0].id, role],
+      );
     }
   }
 });
@@ -35,11 +37,19 @@ function call(query: string, as: string | null, init: RequestInit = {}, format: 
   );
 }
 
-type Body = { metric: string; unit: string; timezone: string; series: { key: string; label: string; points: { t: string; v: number | null }[] }[] };
+type Body = {
+  metric: string;
+  unit: string;
+  timezone: string;
+  series: { key: string; label: string; points: { t: string; v: number | null }[] }[];
+};
 
 describe("GET /api/v1/metrics", () => {
   it("answers runs by day, as the app role under RLS, equal to SQL over raw rows", async () => {
-    const response = await call("workspace=api-world&metric=runs&from=2026-03-02&to=2026-03-15&granularity=day", accounts.owner);
+    const response = await call(
+      "workspace=api-world&metric=runs&from=2026-03-02&to=2026-03-15&granularity=day",
+      accounts.owner,
+    );
     expect(response.status).toBe(200);
     const body = (await response.json()) as Body;
     expect(body.metric).toBe("runs");
@@ -55,7 +65,10 @@ describe("GET /api/v1/metrics", () => {
   });
 
   it("answers cost by model per week, equal to SQL over raw rows", async () => {
-    const response = await call("workspace=api-world&metric=cost_usd&from=2026-03-02&to=2026-03-15&granularity=week&groupBy=model", accounts.owner);
+    const response = await call(
+      "workspace=api-world&metric=cost_usd&from=2026-03-02&to=2026-03-15&granularity=week&groupBy=model",
+      accounts.owner,
+    );
     const body = (await response.json()) as Body;
     const { rows } = await db.owner.query<{ week: string; model: string; cost: number }>(
       `SELECT to_char(date_trunc('week', created_at AT TIME ZONE $2), 'YYYY-MM-DD') AS week, model,
@@ -87,7 +100,9 @@ describe("GET /api/v1/metrics", () => {
 
   it("refuses strangers and viewers' per-user exports", async () => {
     expect((await call("workspace=api-world&metric=runs&from=2026-03-02&to=2026-03-15", null)).status).toBe(401);
-    expect((await call("workspace=api-world&metric=runs&from=2026-03-02&to=2026-03-15", accounts.outsider)).status).toBe(404);
+    expect(
+      (await call("workspace=api-world&metric=runs&from=2026-03-02&to=2026-03-15", accounts.outsider)).status,
+    ).toBe(404);
     const perUser = "workspace=api-world&metric=runs&from=2026-03-02&to=2026-03-15&groupBy=user";
     expect((await call(perUser, accounts.viewer, {}, "csv")).status).toBe(403);
     expect((await call(perUser, accounts.viewer)).status).toBe(200);
@@ -100,7 +115,12 @@ describe("GET /api/v1/metrics", () => {
 
   it("accepts an API key with read scope and refuses one without", async () => {
     const read = await createApiKey(db.ownerPrisma, world.workspaceId, { name: "reader", scopes: ["read"] }, null);
-    const ingest = await createApiKey(db.ownerPrisma, world.workspaceId, { name: "ingester", scopes: ["ingest"] }, null);
+    const ingest = await createApiKey(
+      db.ownerPrisma,
+      world.workspaceId,
+      { name: "ingester", scopes: ["ingest"] },
+      null,
+    );
     const query = "metric=runs&from=2026-03-02&to=2026-03-15&granularity=month";
     const ok = await call(query, null, { headers: { authorization: `Bearer ${read.key}` } });
     expect(ok.status).toBe(200);
@@ -125,8 +145,11 @@ describe("OpenAPI", () => {
     await import("./openapi");
     const { buildOpenApiDocument } = await import("@/lib/openapi/registry");
     const doc = buildOpenApiDocument();
-    const op = (doc.paths["/api/v1/metrics"] as Record<string, { description: string; parameters: { name: string }[] }>).get;
-    expect(op.parameters.map((p) => p.name)).toEqual(expect.arrayContaining(["metric", "from", "to", "granularity", "groupBy", "agentId", "userId", "model"]));
+    const op = (doc.paths["/api/v1/metrics"] as Record<string, { description: string; parameters: { name: string }[] }>)
+      .get;
+    expect(op.parameters.map((p) => p.name)).toEqual(
+      expect.arrayContaining(["metric", "from", "to", "granularity", "groupBy", "agentId", "userId", "model"]),
+    );
     expect(op.description).toContain("| `success_rate` | percent | Completed runs ÷ finished runs");
     expect(op.description).toContain("runs count by start time");
     expect(doc.paths["/api/v1/export/metrics"]).toBeDefined();

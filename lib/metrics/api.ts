@@ -50,7 +50,9 @@ async function identify(request: Request, query: MetricsQuery, deps: MetricsHand
     const key = await verifyApiKey(deps.db, token);
     if (!key) return json(401, { error: "The API key is unknown or revoked." });
     if (!key.scopes.includes("read")) {
-      return json(403, { error: 'This API key lacks the "read" scope; create a key with scope "read" to query metrics.' });
+      return json(403, {
+        error: 'This API key lacks the "read" scope; create a key with scope "read" to query metrics.',
+      });
     }
     const rows = await withWorkspaceContext(
       key.workspaceId,
@@ -65,13 +67,20 @@ async function identify(request: Request, query: MetricsQuery, deps: MetricsHand
     return { kind: "api_key", workspace: { id: workspace.id, timezone: workspace.timezone } };
   }
   const accountId = await deps.sessionAccountId();
-  if (!accountId) return json(401, { error: "Sign in, or send an API key with read scope as 'Authorization: Bearer <key>'." });
-  if (!query.workspace) return json(400, { error: 'Query parameter "workspace" (the workspace slug) is required with a session.' });
+  if (!accountId)
+    return json(401, { error: "Sign in, or send an API key with read scope as 'Authorization: Bearer <key>'." });
+  if (!query.workspace)
+    return json(400, { error: 'Query parameter "workspace" (the workspace slug) is required with a session.' });
   const access = await resolveWorkspaceAccess(accountId, query.workspace, "workspace.read", deps.db);
   const can = (permission: Permission) =>
     (access.role !== null && roleHasPermission(access.role, permission)) ||
     (access.isPlatformAdmin && (["workspace.read", "usage.read_all"] as Permission[]).includes(permission));
-  return { kind: "account", accountId, workspace: { id: access.workspace.id, timezone: access.workspace.timezone }, can };
+  return {
+    kind: "account",
+    accountId,
+    workspace: { id: access.workspace.id, timezone: access.workspace.timezone },
+    can,
+  };
 }
 
 /** Runs `fn` in the caller's row-level-security context. */
@@ -89,7 +98,9 @@ export async function handleMetricsRequest(
   const params = Object.fromEntries(new URL(request.url).searchParams);
   const parsed = metricsQuerySchema.safeParse(params);
   if (!parsed.success) {
-    return json(400, { error: parsed.error.issues.map((i) => `${i.path.join(".") || "query"}: ${i.message}`).join("; ") });
+    return json(400, {
+      error: parsed.error.issues.map((i) => `${i.path.join(".") || "query"}: ${i.message}`).join("; "),
+    });
   }
   const query = parsed.data;
   try {

@@ -51,12 +51,34 @@ ${metricTable}`;
 
 const parameters = [
   { name: "metric", in: "query" as const, required: true, schema: z.enum(METRIC_NAMES as [string, ...string[]]) },
-  { name: "from", in: "query" as const, required: true, description: "YYYY-MM-DD (a workspace-local day) or ISO 8601 with offset", schema: z.string() },
-  { name: "to", in: "query" as const, required: true, description: "YYYY-MM-DD (inclusive day) or ISO 8601 with offset (exclusive)", schema: z.string() },
+  {
+    name: "from",
+    in: "query" as const,
+    required: true,
+    description: "YYYY-MM-DD (a workspace-local day) or ISO 8601 with offset",
+    schema: z.string(),
+  },
+  {
+    name: "to",
+    in: "query" as const,
+    required: true,
+    description: "YYYY-MM-DD (inclusive day) or ISO 8601 with offset (exclusive)",
+    schema: z.string(),
+  },
   { name: "granularity", in: "query" as const, description: "default day", schema: z.enum(GRANULARITIES) },
   { name: "groupBy", in: "query" as const, schema: z.enum(GROUP_BYS) },
-  { name: "limit", in: "query" as const, description: `most series when grouped (top by total), 1–${MAX_SERIES_LIMIT}, default 10`, schema: z.number().int() },
-  { name: "workspace", in: "query" as const, description: "workspace slug (required with a session)", schema: z.string() },
+  {
+    name: "limit",
+    in: "query" as const,
+    description: `most series when grouped (top by total), 1–${MAX_SERIES_LIMIT}, default 10`,
+    schema: z.number().int(),
+  },
+  {
+    name: "workspace",
+    in: "query" as const,
+    description: "workspace slug (required with a session)",
+    schema: z.string(),
+  },
   ...FILTER_KEYS.map((name) => ({ name, in: "query" as const, schema: z.string() })),
 ];
 
@@ -70,7 +92,11 @@ registerOperation({
   parameters,
   responses: {
     200: { description: "The series", schema: metricsResponseSchema },
-    400: { description: "Unknown metric, group-by or filter, a bad range, or too many buckets (the message says what to change)", schema: errorSchema },
+    400: {
+      description:
+        "Unknown metric, group-by or filter, a bad range, or too many buckets (the message says what to change)",
+      schema: errorSchema,
+    },
     401: { description: "No session and no valid API key", schema: errorSchema },
     403: { description: "The key lacks the read scope, or the role may not see per-user usage", schema: errorSchema },
     404: { description: "No such workspace (or not a member)", schema: errorSchema },

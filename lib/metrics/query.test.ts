@@ -31,7 +31,8 @@ function rawSql(metric: MetricName, bucketExpr: (ts: string) => string, extraWhe
     `SELECT ${bucketExpr("l.created_at")} AS bucket, (${value})::float8 AS v FROM public.llm_usage_logs l
      WHERE l.workspace_id = $1 GROUP BY 1`;
   const finished = "count(*) FILTER (WHERE r.status <> 'running')";
-  const pct = (f: number) => `percentile_cont(${f}) WITHIN GROUP (ORDER BY r.runtime_seconds) FILTER (WHERE r.status <> 'running')`;
+  const pct = (f: number) =>
+    `percentile_cont(${f}) WITHIN GROUP (ORDER BY r.runtime_seconds) FILTER (WHERE r.status <> 'running')`;
   const activity = `SELECT user_id, created_at AS at FROM analytics.user_activity WHERE workspace_id = $1
       UNION ALL SELECT user_id, started_at FROM public.agent_runs WHERE workspace_id = $1
       UNION ALL SELECT user_id, created_at FROM public.llm_usage_logs WHERE workspace_id = $1`;
@@ -80,9 +81,15 @@ function rawSql(metric: MetricName, bucketExpr: (ts: string) => string, extraWhe
   }
 }
 
-async function rawSeries(metric: MetricName, granularity: "day" | "week", extraWhere?: string): Promise<Map<string, number | null>> {
+async function rawSeries(
+  metric: MetricName,
+  granularity: "day" | "week",
+  extraWhere?: string,
+): Promise<Map<string, number | null>> {
   const bucket = (ts: string) => `to_char(date_trunc('${granularity}', ${ts} AT TIME ZONE '${WORLD_TZ}'), ${FMT})`;
-  const { rows } = await db.owner.query<{ bucket: string; v: number | null }>(rawSql(metric, bucket, extraWhere), [world.workspaceId]);
+  const { rows } = await db.owner.query<{ bucket: string; v: number | null }>(rawSql(metric, bucket, extraWhere), [
+    world.workspaceId,
+  ]);
   return new Map(rows.map((r) => [r.bucket, r.v]));
 }
 
@@ -94,7 +101,9 @@ function expectClose(actual: number | null, expected: number | null, metric: Met
   expect(actual, `${metric} ${where}`).not.toBeNull();
   // Percentiles come from ≤1 %-relative-error histograms (migration 0025); everything else is exact.
   const tolerance = metric.includes("_p") ? Math.abs(expected) * 0.0101 + 1e-9 : 1e-6;
-  expect(Math.abs((actual ?? 0) - expected), `${metric} ${where}: ${actual} vs ${expected}`).toBeLessThanOrEqual(tolerance);
+  expect(Math.abs((actual ?? 0) - expected), `${metric} ${where}: ${actual} vs ${expected}`).toBeLessThanOrEqual(
+    tolerance,
+  );
 }
 
 const workspace = () => ({ id: world.workspaceId, timezone: WORLD_TZ });
@@ -112,7 +121,15 @@ describe("queryMetric against SQL over raw rows", () => {
         });
         const expected = await rawSeries(metric, granularity);
         expect(result.series).toHaveLength(1);
-        const additive = !["success_rate", "error_rate", "runtime_avg", "runtime_p50", "runtime_p95", "runtime_p99", "llm_latency_p95"].includes(metric);
+        const additive = ![
+          "success_rate",
+          "error_rate",
+          "runtime_avg",
+          "runtime_p50",
+          "runtime_p95",
+          "runtime_p99",
+          "llm_latency_p95",
+        ].includes(metric);
         for (const point of result.series[0].points) {
           const local = point.t.slice(0, 19);
           const want = expected.get(local) ?? (additive ? 0 : null);
@@ -162,12 +179,27 @@ describe("hand-computed numbers", () => {
     // Week of March 9: runs r8 completed, r9 failed, r10 completed, r11 completed → 3 of 4.
     expect(total.value).toBeCloseTo(75, 9);
     // Week of March 2: r0, r1, r3, r7 completed; r2, r6 failed; r4 cancelled → 4 of 7.
-    expect(total.previous).toBeCloseTo((400 / 7), 9);
-    const active = await queryMetricTotal(db.ownerPrisma, { workspace: workspace(), metric: "active_users", from: "2026-03-09", to: "2026-03-15" });
+    expect(total.previous).toBeCloseTo(400 / 7, 9);
+    const active = await queryMetricTotal(db.ownerPrisma, {
+      workspace: workspace(),
+      metric: "active_users",
+      from: "2026-03-09",
+      to: "2026-03-15",
+    });
     expect(active.value).toBe(3);
-    const cost = await queryMetricTotal(db.ownerPrisma, { workspace: workspace(), metric: "cost_usd", from: WORLD_FROM_DAY, to: WORLD_TO_DAY });
+    const cost = await queryMetricTotal(db.ownerPrisma, {
+      workspace: workspace(),
+      metric: "cost_usd",
+      from: WORLD_FROM_DAY,
+      to: WORLD_TO_DAY,
+    });
     expect(cost.value).toBeCloseTo(0.012 + 0.006 + 0.03 + 0.0003 + 0.009 + 0.05 + 0.005, 9);
-    const unpriced = await queryMetricTotal(db.ownerPrisma, { workspace: workspace(), metric: "unpriced_llm_calls", from: WORLD_FROM_DAY, to: WORLD_TO_DAY });
+    const unpriced = await queryMetricTotal(db.ownerPrisma, {
+      workspace: workspace(),
+      metric: "unpriced_llm_calls",
+      from: WORLD_FROM_DAY,
+      to: WORLD_TO_DAY,
+    });
     expect(unpriced.value).toBe(1);
   });
 
@@ -183,7 +215,8 @@ describe("hand-computed numbers", () => {
     const byKey = Object.fromEntries(credits.series.map((s) => [s.key, s.points[0].v]));
     expect(credits.series.map((s) => s.label).sort()).toEqual(["Agent 1", "Agent 2"]);
     const agentOf = async (external: string) =>
-      (await db.owner.query<{ id: string }>(`SELECT id FROM public.agents WHERE external_id = $1`, [external])).rows[0].id;
+      (await db.owner.query<{ id: string }>(`SELECT id FROM public.agents WHERE external_id = $1`, [external])).rows[0]
+        .id;
     expect(byKey).toEqual({
       [await agentOf("a1")]: 1.5 + 2.25 + 4 + 2 + 1,
       [await agentOf("a2")]: 0.5 + 3 + 1 + 0.25 + 5,
@@ -209,7 +242,10 @@ describe("hand-computed numbers", () => {
       granularity: "month",
       groupBy: "stage",
     });
-    expect(Object.fromEntries(stages.series.map((s) => [s.key, s.points[0].v]))).toEqual({ retrieve: 200, extract: 600 });
+    expect(Object.fromEntries(stages.series.map((s) => [s.key, s.points[0].v]))).toEqual({
+      retrieve: 200,
+      extract: 600,
+    });
   });
 
   it("filters by agent and by user", async () => {
@@ -241,7 +277,12 @@ describe("hand-computed numbers", () => {
 });
 
 describe("clear 400s", () => {
-  const base = { workspace: { id: "00000000-0000-0000-0000-000000000000", timezone: "UTC" }, from: "2026-01-01", to: "2026-01-31", granularity: "day" };
+  const base = {
+    workspace: { id: "00000000-0000-0000-0000-000000000000", timezone: "UTC" },
+    from: "2026-01-01",
+    to: "2026-01-31",
+    granularity: "day",
+  };
   it.each([
     [{ metric: "nope" }, "unknown_metric", /Unknown metric "nope"/],
     [{ metric: "runs", groupBy: "color" }, "invalid_group_by", /Unknown groupBy/],
@@ -260,9 +301,13 @@ describe("clear 400s", () => {
   });
 
   it("refuses a combination no rollup serves, saying what is supported", async () => {
-    const error = await queryMetric(db.ownerPrisma, { ...base, metric: "runs", granularity: "hour", to: "2026-01-02", groupBy: "user" }).catch(
-      (e: unknown) => e,
-    );
+    const error = await queryMetric(db.ownerPrisma, {
+      ...base,
+      metric: "runs",
+      granularity: "hour",
+      to: "2026-01-02",
+      groupBy: "user",
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MetricQueryError);
     expect((error as MetricQueryError).message).toMatch(/Supported: granularity hour\/day/);
   });

@@ -67,7 +67,10 @@ export function validateMetricQuery(input: MetricQueryInput): {
   limit: number;
 } {
   if (!isMetricName(input.metric)) {
-    throw new MetricQueryError("unknown_metric", `Unknown metric "${input.metric}". Known metrics: ${METRIC_NAMES.join(", ")}.`);
+    throw new MetricQueryError(
+      "unknown_metric",
+      `Unknown metric "${input.metric}". Known metrics: ${METRIC_NAMES.join(", ")}.`,
+    );
   }
   const metric = input.metric;
   const definition = METRIC_DEFINITIONS[metric];
@@ -81,7 +84,10 @@ export function validateMetricQuery(input: MetricQueryInput): {
   let groupBy: GroupBy | null = null;
   if (input.groupBy) {
     if (!(GROUP_BYS as readonly string[]).includes(input.groupBy)) {
-      throw new MetricQueryError("invalid_group_by", `Unknown groupBy "${input.groupBy}". Use one of: ${GROUP_BYS.join(", ")}.`);
+      throw new MetricQueryError(
+        "invalid_group_by",
+        `Unknown groupBy "${input.groupBy}". Use one of: ${GROUP_BYS.join(", ")}.`,
+      );
     }
     groupBy = input.groupBy as GroupBy;
     if (!(definition.groupBys as readonly GroupBy[]).includes(groupBy)) {
@@ -101,12 +107,16 @@ export function validateMetricQuery(input: MetricQueryInput): {
     const filterKey = key as FilterKey;
     if (!(definition.filters as readonly FilterKey[]).includes(filterKey)) {
       const allowed = definition.filters.length ? definition.filters.join(", ") : "none";
-      throw new MetricQueryError("invalid_filter", `Metric "${metric}" cannot be filtered by "${key}". Allowed filters: ${allowed}.`);
+      throw new MetricQueryError(
+        "invalid_filter",
+        `Metric "${metric}" cannot be filtered by "${key}". Allowed filters: ${allowed}.`,
+      );
     }
     if (UUID_FILTERS.includes(filterKey) && !z.uuid().safeParse(value).success) {
       throw new MetricQueryError("invalid_filter", `Filter "${key}" must be a UUID; got "${value}".`);
     }
-    if (value.length > 200) throw new MetricQueryError("invalid_filter", `Filter "${key}" is longer than 200 characters.`);
+    if (value.length > 200)
+      throw new MetricQueryError("invalid_filter", `Filter "${key}" is longer than 200 characters.`);
     filters[filterKey] = value;
   }
   const limit = input.limit ?? DEFAULT_SERIES_LIMIT;
@@ -150,7 +160,8 @@ async function runQuery(
   const rows = z.array(rowSchema).parse(await db.$queryRaw(metricSql(source, ctx, limit)));
   // Place the SQL's aggregated rows into one series per key; buckets with no row are 0 for
   // additive metrics and empty (null) for rates, means and percentiles (nothing to measure).
-  const additive = METRIC_DEFINITIONS[metric].aggregation === "sum" || METRIC_DEFINITIONS[metric].aggregation === "distinct";
+  const additive =
+    METRIC_DEFINITIONS[metric].aggregation === "sum" || METRIC_DEFINITIONS[metric].aggregation === "distinct";
   const series = new Map<string, { label: string; values: Map<string, number | null> }>();
   if (!groupBy) series.set("total", { label: METRIC_DEFINITIONS[metric].label, values: new Map() });
   for (const row of rows) {

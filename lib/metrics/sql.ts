@@ -112,7 +112,9 @@ const RUN_USER_MEASURES: Partial<Record<MetricName, Measure>> = {
   runs_completed: agg("sum(t.completed_runs)"),
   runs_failed: agg("sum(t.failed_runs)"),
   runs_cancelled: agg("sum(t.cancelled_runs)"),
-  success_rate: agg("100.0 * sum(t.completed_runs) / nullif(sum(t.completed_runs + t.failed_runs + t.cancelled_runs), 0)"),
+  success_rate: agg(
+    "100.0 * sum(t.completed_runs) / nullif(sum(t.completed_runs + t.failed_runs + t.cancelled_runs), 0)",
+  ),
   error_rate: agg("100.0 * sum(t.failed_runs) / nullif(sum(t.completed_runs + t.failed_runs + t.cancelled_runs), 0)"),
   credits: agg("sum(t.credits)"),
   runtime_avg: agg("sum(t.runtime_sum_seconds) / nullif(sum(t.runtime_runs), 0)"),
@@ -219,7 +221,9 @@ function tableSource(table: RollupTable, metric: MetricName): Source | null {
               AND ${timeColumn} >= ${ctx.from}::timestamp::date AND ${timeColumn} < ${ctx.to}::timestamp::date`;
       const bucket = bucketOf(
         ctx,
-        table.time.kind === "hour" ? Prisma.sql`(${timeColumn} AT TIME ZONE ${ctx.timezone})` : Prisma.sql`${timeColumn}::timestamp`,
+        table.time.kind === "hour"
+          ? Prisma.sql`(${timeColumn} AT TIME ZONE ${ctx.timezone})`
+          : Prisma.sql`${timeColumn}::timestamp`,
       );
       const filterSql = (Object.entries(ctx.filters) as [FilterKey, string | undefined][])
         .filter(([, value]) => value !== undefined)

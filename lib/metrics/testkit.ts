@@ -30,9 +30,11 @@ export async function buildMetricWorld(owner: pg.Pool, slug = "metrics-world"): 
   );
   // Index i is "User i+1" / "Agent i+1".
   const ids = async (table: string) =>
-    (await owner.query<{ id: string }>(`SELECT id FROM public.${table} WHERE workspace_id = $1 ORDER BY external_id`, [workspaceId])).rows.map(
-      (r) => r.id,
-    );
+    (
+      await owner.query<{ id: string }>(`SELECT id FROM public.${table} WHERE workspace_id = $1 ORDER BY external_id`, [
+        workspaceId,
+      ])
+    ).rows.map((r) => r.id);
   const userIds = await ids("users");
   const agentIds = await ids("agents");
   // Runs: (day offset, hour UTC, user#, agent#, status, runtime s, credits, model, error_type)
@@ -59,7 +61,21 @@ export async function buildMetricWorld(owner: pg.Pool, slug = "metrics-world"): 
          CASE WHEN $9::numeric IS NULL THEN NULL
               ELSE ($6::date + make_interval(days => $7::int, hours => $8::int)) AT TIME ZONE 'UTC' + make_interval(secs => $9::numeric::float8) END,
          $9, $10, $11, $12, $13)`,
-      [workspaceId, `r${i}`, agentIds[a], userIds[u], status, WORLD_FROM_DAY, day, hour, runtime, credits, model, errorType, (i % 5) + 1],
+      [
+        workspaceId,
+        `r${i}`,
+        agentIds[a],
+        userIds[u],
+        status,
+        WORLD_FROM_DAY,
+        day,
+        hour,
+        runtime,
+        credits,
+        model,
+        errorType,
+        (i % 5) + 1,
+      ],
     );
   }
   // Stages for the first two runs.
@@ -88,7 +104,20 @@ export async function buildMetricWorld(owner: pg.Pool, slug = "metrics-world"): 
          total_cost_usd, cost_source, latency_ms, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8::numeric IS NULL THEN 'unpriced' ELSE 'reported' END, $9,
          ($10::date + make_interval(days => $11::int, hours => $12::int, mins => 30)) AT TIME ZONE 'UTC')`,
-      [workspaceId, a === null ? null : agentIds[a], userIds[u], provider, model, p, c, cost, latency, WORLD_FROM_DAY, day, hour],
+      [
+        workspaceId,
+        a === null ? null : agentIds[a],
+        userIds[u],
+        provider,
+        model,
+        p,
+        c,
+        cost,
+        latency,
+        WORLD_FROM_DAY,
+        day,
+        hour,
+      ],
     );
   }
   // Activity events: user 3 only browses on day 10 (active without runs).

@@ -82,7 +82,12 @@ export default async function OverviewPage({
               <ActiveUsers scope={scope} />
             </Suspense>
             <Suspense fallback={<CardSkeleton title="Success and error rate" />}>
-              <MultiMetricChart scope={scope} title="Success and error rate" metrics={["success_rate", "error_rate"]} description="Of finished runs started in each bucket (0–100 %)." />
+              <MultiMetricChart
+                scope={scope}
+                title="Success and error rate"
+                metrics={["success_rate", "error_rate"]}
+                description="Of finished runs started in each bucket (0–100 %)."
+              />
             </Suspense>
             <Suspense fallback={<CardSkeleton title="Runtime percentiles" />}>
               <MultiMetricChart
@@ -99,7 +104,14 @@ export default async function OverviewPage({
               <MetricChart scope={scope} metric="cost_usd" groupBy="model" stacked title="LLM cost by model" />
             </Suspense>
             <Suspense fallback={<CardSkeleton title="Errors by type" />}>
-              <MetricChart scope={scope} metric="runs_failed" groupBy="error_type" stacked title="Errors by type" description="Failed runs by their error type." />
+              <MetricChart
+                scope={scope}
+                metric="runs_failed"
+                groupBy="error_type"
+                stacked
+                title="Errors by type"
+                description="Failed runs by their error type."
+              />
             </Suspense>
           </div>
           <Suspense fallback={<CardSkeleton title="Top agents" />}>
@@ -118,9 +130,24 @@ async function ActiveUsers({ scope }: { scope: DashboardScope }) {
     return (
       <div data-testid="active-users">
         <div className="kpi-grid">
-          <KpiCard label="DAU" value={formatValue(last?.dau ?? null, "integer")} rawValue={last?.dau ?? null} hint={`on ${scope.range.to}`} />
-          <KpiCard label="WAU" value={formatValue(last?.wau ?? null, "integer")} rawValue={last?.wau ?? null} hint="7 days to that day" />
-          <KpiCard label="MAU" value={formatValue(last?.mau ?? null, "integer")} rawValue={last?.mau ?? null} hint="30 days to that day" />
+          <KpiCard
+            label="DAU"
+            value={formatValue(last?.dau ?? null, "integer")}
+            rawValue={last?.dau ?? null}
+            hint={`on ${scope.range.to}`}
+          />
+          <KpiCard
+            label="WAU"
+            value={formatValue(last?.wau ?? null, "integer")}
+            rawValue={last?.wau ?? null}
+            hint="7 days to that day"
+          />
+          <KpiCard
+            label="MAU"
+            value={formatValue(last?.mau ?? null, "integer")}
+            rawValue={last?.mau ?? null}
+            hint="30 days to that day"
+          />
         </div>
         <Chart
           title="Active users (DAU / WAU / MAU)"
@@ -152,7 +179,10 @@ async function TopAgents({ scope }: { scope: DashboardScope }) {
       values: {
         agent: r.label,
         runs: r.value,
-        success_rate: (success.find((s) => s.key === r.key)?.value ?? null) === null ? null : (success.find((s) => s.key === r.key)?.value ?? 0) / 100,
+        success_rate:
+          (success.find((s) => s.key === r.key)?.value ?? null) === null
+            ? null
+            : (success.find((s) => s.key === r.key)?.value ?? 0) / 100,
         credits: credits.find((c) => c.key === r.key)?.value ?? null,
       },
       hrefs: { agent: `/w/${scope.workspace.slug}/agents/${r.key}` },

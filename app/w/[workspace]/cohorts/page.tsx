@@ -32,31 +32,60 @@ export default async function CohortsPage({
   const link = (changes: Record<string, string | null>) => `/w/${slug}/cohorts${withParams(query, changes)}`;
   return (
     <main className="page">
-      <DashboardHeader scope={scope} title="Cohorts" subtitle="Retention of users by the period of their first activity">
-        <nav aria-label="Cohort options" className="card" style={{ display: "flex", gap: 16, flexWrap: "wrap", marginBottom: 16 }}>
+      <DashboardHeader
+        scope={scope}
+        title="Cohorts"
+        subtitle="Retention of users by the period of their first activity"
+      >
+        <nav
+          aria-label="Cohort options"
+          className="card"
+          style={{ display: "flex", gap: 16, flexWrap: "wrap", marginBottom: 16 }}
+        >
           <span>
             Cohort:{" "}
             {COHORT_PERIODS.map((p) => (
-              <Link key={p} href={link({ cohort: p })} aria-current={options.period === p ? "true" : undefined} style={{ marginRight: 8, fontWeight: options.period === p ? 700 : 400 }}>
+              <Link
+                key={p}
+                href={link({ cohort: p })}
+                aria-current={options.period === p ? "true" : undefined}
+                style={{ marginRight: 8, fontWeight: options.period === p ? 700 : 400 }}
+              >
                 {p}
               </Link>
             ))}
           </span>
           <span>
             Show:{" "}
-            <Link href={link({ mode: null })} aria-current={options.mode === "percent" ? "true" : undefined} style={{ fontWeight: options.mode === "percent" ? 700 : 400, marginRight: 8 }}>
+            <Link
+              href={link({ mode: null })}
+              aria-current={options.mode === "percent" ? "true" : undefined}
+              style={{ fontWeight: options.mode === "percent" ? 700 : 400, marginRight: 8 }}
+            >
               percentages
             </Link>
-            <Link href={link({ mode: "count" })} aria-current={options.mode === "count" ? "true" : undefined} style={{ fontWeight: options.mode === "count" ? 700 : 400 }}>
+            <Link
+              href={link({ mode: "count" })}
+              aria-current={options.mode === "count" ? "true" : undefined}
+              style={{ fontWeight: options.mode === "count" ? 700 : 400 }}
+            >
               counts
             </Link>
           </span>
           <span>
             Retained:{" "}
-            <Link href={link({ bound: null })} aria-current={options.bound === "bounded" ? "true" : undefined} style={{ fontWeight: options.bound === "bounded" ? 700 : 400, marginRight: 8 }}>
+            <Link
+              href={link({ bound: null })}
+              aria-current={options.bound === "bounded" ? "true" : undefined}
+              style={{ fontWeight: options.bound === "bounded" ? 700 : 400, marginRight: 8 }}
+            >
               active in the period
             </Link>
-            <Link href={link({ bound: "on_or_after" })} aria-current={options.bound === "on_or_after" ? "true" : undefined} style={{ fontWeight: options.bound === "on_or_after" ? 700 : 400 }}>
+            <Link
+              href={link({ bound: "on_or_after" })}
+              aria-current={options.bound === "on_or_after" ? "true" : undefined}
+              style={{ fontWeight: options.bound === "on_or_after" ? 700 : 400 }}
+            >
               active in it or later
             </Link>
           </span>
@@ -76,8 +105,8 @@ async function Retention({ scope, options }: { scope: DashboardScope; options: C
       return (
         <EmptyState title="No cohorts in this range">
           <p>
-            Cohorts appear once users are active (events, runs or LLM calls) and the daily cohort rollup has run. Pick a longer range,
-            or another cohort period.
+            Cohorts appear once users are active (events, runs or LLM calls) and the daily cohort rollup has run. Pick a
+            longer range, or another cohort period.
           </p>
         </EmptyState>
       );
@@ -119,14 +148,22 @@ async function Retention({ scope, options }: { scope: DashboardScope; options: C
     return (
       <>
         <section className="card" aria-label="Retention grid">
-          <Heatmap caption={`${options.period} cohorts — ${options.bound === "bounded" ? "active in period n" : "active in period n or later"} (… = period not complete yet)`} columns={columns} rows={rows} footer={footer} />
+          <Heatmap
+            caption={`${options.period} cohorts — ${options.bound === "bounded" ? "active in period n" : "active in period n or later"} (… = period not complete yet)`}
+            columns={columns}
+            rows={rows}
+            footer={footer}
+          />
         </section>
         <div style={{ marginTop: 16 }}>
           <Chart
             title="Retention curve"
             description="Weighted average over cohorts whose period is complete (percent of the cohort)."
             kind="line"
-            data={grid.average.map((a) => ({ period: `${word} ${a.n}`, retained: a.pct === null ? null : a.pct / 100 }))}
+            data={grid.average.map((a) => ({
+              period: `${word} ${a.n}`,
+              retained: a.pct === null ? null : a.pct / 100,
+            }))}
             xKey="period"
             xLabel="Period"
             valueFormat="percent"

@@ -31,9 +31,11 @@ export default async function UsagePage({
       SELECT DISTINCT provider AS value, provider AS label FROM analytics.llm_usage_hourly
       WHERE workspace_id = ${scope.workspace.id}::uuid AND hour >= now() - interval '90 days' ORDER BY 1 LIMIT 50`,
     user: scope.filters.userId
-      ? (await tx.$queryRaw<{ label: string }[]>`
+      ? ((
+          await tx.$queryRaw<{ label: string }[]>`
           SELECT coalesce(name, email, external_id) AS label FROM public.users
-          WHERE workspace_id = ${scope.workspace.id}::uuid AND id = ${scope.filters.userId}::uuid`)[0]?.label ?? null
+          WHERE workspace_id = ${scope.workspace.id}::uuid AND id = ${scope.filters.userId}::uuid`
+        )[0]?.label ?? null)
       : null,
   }));
   return (
@@ -53,7 +55,11 @@ export default async function UsagePage({
           />
         </Suspense>
       </DashboardHeader>
-      <UsageSections scope={scope} perUser={scope.canSeeAllUsers && !scope.filters.userId} userBaseHref={`/w/${slug}/usage`} />
+      <UsageSections
+        scope={scope}
+        perUser={scope.canSeeAllUsers && !scope.filters.userId}
+        userBaseHref={`/w/${slug}/usage`}
+      />
     </main>
   );
 }

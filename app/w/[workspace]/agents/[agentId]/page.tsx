@@ -45,7 +45,12 @@ export default async function AgentPage({
       </div>
       <div className={dashboard.grid} style={{ marginTop: 16 }}>
         <Suspense fallback={<CardSkeleton title="Runtime percentiles" />}>
-          <MultiMetricChart scope={scope} title="Runtime percentiles over time" metrics={["runtime_p50", "runtime_p95", "runtime_p99"]} description="Seconds, finished runs." />
+          <MultiMetricChart
+            scope={scope}
+            title="Runtime percentiles over time"
+            metrics={["runtime_p50", "runtime_p95", "runtime_p99"]}
+            description="Seconds, finished runs."
+          />
         </Suspense>
         <Suspense fallback={<CardSkeleton title="Failures by reason" />}>
           <MetricChart scope={scope} metric="runs_failed" groupBy="error_type" stacked title="Failures by reason" />

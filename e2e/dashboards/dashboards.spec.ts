@@ -1,0 +1,143 @@
+import { readFileSync } from "node:fs";
+import { expect, test, type Page } from "@playwright/test";
+import pg from "pg";
+import { readRuntime } from "../support/local-database";
+
+/** SQL over the RAW tables of the seeded world, as the owner (independent of rollups and catalogue). */
+async function sql<T extends pg.QueryResultRow>(text: string, params: unknown[]): Promise<T[]> {
+  const client = new pg.Client({ connectionString: readRuntime().ownerUrl });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function openWorkspace(page: Page, path = ""): Promise<string> {
+  await page.goto("/");
+  await page.waitForURL(/\/w\/[a-z0-9-]+$/);
+  const slug = new URL(page.url()).pathname.split("/")[2];
+  if (path) await page.goto(`/w/${slug}${path}`);
+  return slug;
+}
+
+/** Runs started in the last `days` workspace-local days (today included). */
+async function rawRuns(slug: string, days: number): Promise<number> {
+  const rows = await sql<{ n: number }>(
+    `SELECT count(*)::int AS n FROM public.agent_runs r JOIN public.workspaces w ON w.id = r.workspace_id
+     WHERE w.slug = $1
+       AND r.started_at >= (((now() AT TIME ZONE w.timezone)::date - ($2::int - 1))::timestamp AT TIME ZONE w.timezone)
+       AND r.started_at < (((now() AT TIME ZONE w.timezone)::date + 1)::timestamp AT TIME ZONE w.timezone)`,
+    [slug, days],
+  );
+  return rows[0].n;
+}
+
+test.describe("dashboards", () => {
+  test("overview: a KPI and a chart point equal SQL over raw rows", async ({ page }) => {
+    const slug = await openWorkspace(page);
+    const runs = page.getByTestId("kpi-runs").getByTestId("kpi-value");
+    await expect(runs).toHaveAttribute("data-value", String(await rawRuns(slug, 7)));
+
+    // Yesterday's completed runs in the 30-day status chart, read through "Show as table".
+    const [{ day, label, completed }] = await sql<{ day: string; label: string; completed: number }>(
+      `SELECT to_char(d, 'YYYY-MM-DD') AS day, to_char(d, 'Mon') || ' ' || extract(day FROM d)::int AS label,
+              (SELECT count(*)::int FROM public.agent_runs r
+                WHERE r.workspace_id = w.id AND r.status = 'completed'
+                  AND (r.started_at AT TIME ZONE w.timezone)::date = d) AS completed
+       FROM public.workspaces w CROSS JOIN LATERAL (SELECT (now() AT TIME ZONE w.timezone)::date - 1 AS d) x
+       WHERE w.slug = $1`,
+      [slug],
+    );
+    expect(day).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    const chart = page.getByRole("region", { name: /Runs per day by status/ });
+    await chart.getByRole("button", { name: "Show as table" }).click();
+    const row = chart.getByRole("row").filter({ has: page.getByRole("rowheader", { name: label, exact: true }) });
+    const headers = await chart.getByRole("columnheader").allInnerTexts();
+    const cells = await row.getByRole("cell").allInnerTexts();
+    const value = cells[headers.indexOf("Completed") - 1];
+    expect(Number(value.replace(/,/g, ""))).toBe(completed);
+  });
+
+  test("the date picker changes the URL and the numbers", async ({ page }) => {
+    const slug = await openWorkspace(page);
+    await page.getByRole("combobox", { name: "Range" }).selectOption("30d");
+    await expect(page).toHaveURL(/range=30d/);
+    const card = page.getByRole("region", { name: "Runs (30 days)" });
+    await expect(card.getByTestId("kpi-value")).toHaveAttribute("data-value", String(await rawRuns(slug, 30)));
+    // The URL alone reproduces the view (shareable link).
+    await page.goto(`/w/${slug}?range=custom&from=2020-01-01&to=2020-01-02`);
+    await expect(page.getByTestId("range-text")).toHaveText("2020-01-01 – 2020-01-02");
+    await expect(page.getByTestId("kpi-runs").getByTestId("kpi-value")).toHaveAttribute("data-value", "0");
+  });
+
+  test("the metrics API answers runs by day equal to SQL", async ({ page }) => {
+    const slug = await openWorkspace(page);
+    const [{ from, to, tz }] = await sql<{ from: string; to: string; tz: string }>(
+      `SELECT to_char((now() AT TIME ZONE timezone)::date - 6, 'YYYY-MM-DD') AS from,
+              to_char((now() AT TIME ZONE timezone)::date, 'YYYY-MM-DD') AS to, timezone AS tz
+       FROM public.workspaces WHERE slug = $1`,
+      [slug],
+    );
+    const response = await page.request.get(
+      `/api/v1/metrics?workspace=${slug}&metric=runs&from=${from}&to=${to}&granularity=day`,
+    );
+    expect(response.status()).toBe(200);
+    const body = (await response.json()) as { timezone: string; series: { points: { t: string; v: number }[] }[] };
+    expect(body.timezone).toBe(tz);
+    const total = body.series[0].points.reduce((n, p) => n + p.v, 0);
+    expect(total).toBe(await rawRuns(slug, 7));
+    const bad = await page.request.get(`/api/v1/metrics?workspace=${slug}&metric=nope&from=${from}&to=${to}`);
+    expect(bad.status()).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/Unknown metric "nope"/);
+  });
+
+  test("CSV export downloads the rows shown", async ({ page }) => {
+    await openWorkspace(page, "/agents?range=30d");
+    const table = page.getByTestId("agents-table");
+    const shownNames = await table.locator("tbody tr th").allInnerTexts();
+    expect(shownNames.length).toBeGreaterThan(0);
+    const downloadPromise = page.waitForEvent("download");
+    await table.getByRole("button", { name: /Export CSV/ }).click();
+    const download = await downloadPromise;
+    const csv = readFileSync(await download.path(), "utf8")
+      .trim()
+      .split(/\r\n/);
+    expect(csv[0].split(",")[0]).toBe("Agent");
+    // Names in the same order as the (first page of the) table; every row exported once.
+    const names = csv
+      .slice(1)
+      .map((line) => (line.startsWith('"') ? line.slice(1, line.indexOf('"', 1)) : line.split(",")[0]));
+    expect(names.slice(0, shownNames.length)).toEqual(shownNames);
+    expect(await table.getByRole("button", { name: `Export CSV (${csv.length - 1} rows)` }).count()).toBe(1);
+  });
+
+  test("the cohort grid matches analytics.user_cohorts", async ({ page }) => {
+    const slug = await openWorkspace(page, "/cohorts?cohort=weekly&range=90d");
+    const rows = await sql<{
+      cohort_date: string;
+      initial_users: number;
+      periods: { n: number; complete: boolean; active_pct: number | null }[];
+    }>(
+      `SELECT to_char(c.cohort_date, 'YYYY-MM-DD') AS cohort_date, c.initial_users, c.retention_data->'periods' AS periods
+       FROM analytics.user_cohorts c JOIN public.workspaces w ON w.id = c.workspace_id
+       WHERE w.slug = $1 AND c.cohort_period = 'weekly'
+         AND c.cohort_date >= (now() AT TIME ZONE w.timezone)::date - 89
+       ORDER BY 1`,
+      [slug],
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    const grid = page.getByTestId("cohort-grid");
+    await expect(grid).toBeVisible();
+    for (const row of rows.slice(0, 6)) {
+      const tr = grid.locator(`tr[data-cohort="${row.cohort_date}"]`);
+      await expect(tr.locator("td").first()).toHaveText(String(row.initial_users));
+      for (const period of row.periods.filter((p) => p.n < 12)) {
+        const cell = tr.locator("td").nth(period.n + 1);
+        if (period.complete) await expect(cell).toHaveAttribute("data-value", String(period.active_pct));
+        else await expect(cell).toHaveText("…");
+      }
+    }
+  });
+});
