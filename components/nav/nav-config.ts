@@ -12,4 +12,6 @@ export const WORKSPACE_NAV: readonly WorkspaceNavItem[] = [
   { label: "Alerts", path: "/alerts" },
   { label: "API keys", path: "/settings/api-keys" },
   { label: "Prices", path: "/settings/prices" },
+  { label: "Members", path: "/settings/members" },
+  { label: "Audit log", path: "/settings/audit" },
 ];
