@@ -52,12 +52,12 @@ export async function benchRollups(ctx: BenchContext): Promise<BenchResult[]> {
           ws AS (SELECT array_agg(workspace_id) AS ids FROM u)
      INSERT INTO public.agent_runs (workspace_id, external_id, agent_id, user_id, status, started_at, finished_at,
                                     runtime_seconds, credits_consumed, model)
-     SELECT u.workspace_id, 'bench-minute-' || n, a.ids[1 + floor(random() * cardinality(a.ids))::int],
+     SELECT u.workspace_id, 'bench-minute-' || $2::text || '-' || n, a.ids[1 + floor(random() * cardinality(a.ids))::int],
             u.ids[1 + floor(random() * cardinality(u.ids))::int], 'completed', t, t + interval '2 seconds', 2, 1, 'gpt-4o'
      FROM generate_series(1, $1::int) n, ws, u, a,
           LATERAL (SELECT now() - random() * interval '60 seconds' AS t) tt
      WHERE u.workspace_id = ws.ids[1 + n % cardinality(ws.ids)] AND a.workspace_id = u.workspace_id`,
-    [perKind],
+    [perKind, Date.now()],
   );
   await owner.query(
     `WITH u AS (SELECT workspace_id, array_agg(id) AS ids FROM public.users GROUP BY workspace_id),
