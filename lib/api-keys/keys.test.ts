@@ -71,8 +71,18 @@ describe("API keys", () => {
     // A viewer's revoke is refused by RLS (no row matches for UPDATE), the owner's works.
     expect(await revokeKeyFor(viewer, form([["keyId", summary.id]]), db.appPrisma)).toBe(false);
     expect(await verifyApiKey(db.appPrisma, key)).not.toBeNull();
-    expect(await revokeKeyFor(admin, form([["keyId", summary.id]]), db.appPrisma)).toBe(true);
+    expect(await revokeKeyFor(admin, form([["keyId", summary.id]]), db.appPrisma, "203.0.113.9")).toBe(true);
     expect(await verifyApiKey(db.appPrisma, key)).toBeNull();
+
+    // Creation and the one successful revocation are audited, with who, what and from where.
+    const audit = await db.owner.query(
+      "SELECT action, actor_account_id, target_id, host(ip) AS ip FROM public.audit_log WHERE workspace_id = $1 ORDER BY id",
+      [workspaceId],
+    );
+    expect(audit.rows).toEqual([
+      { action: "api_key.created", actor_account_id: admin.account.id, target_id: summary.id, ip: null },
+      { action: "api_key.revoked", actor_account_id: admin.account.id, target_id: summary.id, ip: "203.0.113.9" },
+    ]);
   });
 
   it("rejects invalid input with field messages and refuses viewers", async () => {

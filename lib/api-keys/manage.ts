@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { WorkspaceAccess } from "@/lib/access/authorize";
+import { recordAuditEvent } from "@/lib/accounts/audit";
 import { withUserContext } from "@/lib/db/context";
 import { appPrisma } from "@/lib/db/prisma";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
@@ -15,11 +16,27 @@ export function parseCreateKeyForm(form: FormData) {
   return createApiKeyInputSchema.parse({ name: form.get("name"), scopes: form.getAll("scopes") });
 }
 
-export async function createKeyFor(access: WorkspaceAccess, form: FormData, db: PrismaClient = appPrisma()) {
+export async function createKeyFor(
+  access: WorkspaceAccess,
+  form: FormData,
+  db: PrismaClient = appPrisma(),
+  ip: string | null = null,
+) {
   const input = parseCreateKeyForm(form);
   return withUserContext(
     access.account.id,
-    (tx) => createApiKey(tx, access.workspace.id, input, access.account.id),
+    async (tx) => {
+      const created = await createApiKey(tx, access.workspace.id, input, access.account.id);
+      // Audited in the same transaction: no key exists without its audit row.
+      await recordAuditEvent(tx, {
+        workspaceId: access.workspace.id,
+        action: "api_key.created",
+        target: { type: "api_key", id: created.summary.id },
+        details: { name: created.summary.name, prefix: created.summary.prefix, scopes: created.summary.scopes },
+        ip,
+      });
+      return created;
+    },
     db,
   );
 }
@@ -30,9 +47,25 @@ export async function revokeKeyFor(
   access: WorkspaceAccess,
   form: FormData,
   db: PrismaClient = appPrisma(),
+  ip: string | null = null,
 ): Promise<boolean> {
   const { keyId } = revokeKeyFormSchema.parse({ keyId: form.get("keyId") });
-  return withUserContext(access.account.id, (tx) => revokeApiKey(tx, access.workspace.id, keyId), db);
+  return withUserContext(
+    access.account.id,
+    async (tx) => {
+      const revoked = await revokeApiKey(tx, access.workspace.id, keyId);
+      if (revoked) {
+        await recordAuditEvent(tx, {
+          workspaceId: access.workspace.id,
+          action: "api_key.revoked",
+          target: { type: "api_key", id: keyId },
+          ip,
+        });
+      }
+      return revoked;
+    },
+    db,
+  );
 }
 
 export async function listKeysFor(access: WorkspaceAccess, db: PrismaClient = appPrisma()): Promise<ApiKeySummary[]> {
