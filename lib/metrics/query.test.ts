@@ -3,6 +3,7 @@ import { createTestDatabase, type TestDatabase } from "@/lib/testing/db";
 import { METRIC_NAMES, type MetricName } from "./definitions";
 import { MetricQueryError } from "./errors";
 import { queryMetric, queryMetricTotal } from "./query";
+import { rawMetricSql } from "./raw-oracle";
 import { WORLD_FROM_DAY, WORLD_TO_DAY, WORLD_TZ, buildMetricWorld, type MetricWorld } from "./testkit";
 
 let db: TestDatabase;
@@ -16,79 +17,13 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const FMT = `'YYYY-MM-DD"T"HH24:MI:SS'`;
-const RUN_TS = "r.started_at";
-
-/**
- * The oracle: each metric computed straight from the RAW rows with plain SQL (percentile_cont,
- * count(DISTINCT)), independent of the rollups and of the catalogue's SQL.
- */
-function rawSql(metric: MetricName, bucketExpr: (ts: string) => string, extraWhere = "TRUE"): string {
-  const runs = (value: string) =>
-    `SELECT ${bucketExpr(RUN_TS)} AS bucket, (${value})::float8 AS v FROM public.agent_runs r
-     WHERE r.workspace_id = $1 AND ${extraWhere} GROUP BY 1`;
-  const calls = (value: string) =>
-    `SELECT ${bucketExpr("l.created_at")} AS bucket, (${value})::float8 AS v FROM public.llm_usage_logs l
-     WHERE l.workspace_id = $1 GROUP BY 1`;
-  const finished = "count(*) FILTER (WHERE r.status <> 'running')";
-  const pct = (f: number) =>
-    `percentile_cont(${f}) WITHIN GROUP (ORDER BY r.runtime_seconds) FILTER (WHERE r.status <> 'running')`;
-  const activity = `SELECT user_id, created_at AS at FROM analytics.user_activity WHERE workspace_id = $1
-      UNION ALL SELECT user_id, started_at FROM public.agent_runs WHERE workspace_id = $1
-      UNION ALL SELECT user_id, created_at FROM public.llm_usage_logs WHERE workspace_id = $1`;
-  switch (metric) {
-    case "runs":
-      return runs("count(*)");
-    case "runs_completed":
-      return runs("count(*) FILTER (WHERE r.status = 'completed')");
-    case "runs_failed":
-      return runs("count(*) FILTER (WHERE r.status = 'failed')");
-    case "runs_cancelled":
-      return runs("count(*) FILTER (WHERE r.status = 'cancelled')");
-    case "success_rate":
-      return runs(`100.0 * count(*) FILTER (WHERE r.status = 'completed') / nullif(${finished}, 0)`);
-    case "error_rate":
-      return runs(`100.0 * count(*) FILTER (WHERE r.status = 'failed') / nullif(${finished}, 0)`);
-    case "runtime_avg":
-      return runs("avg(r.runtime_seconds) FILTER (WHERE r.status <> 'running')");
-    case "runtime_p50":
-      return runs(pct(0.5));
-    case "runtime_p95":
-      return runs(pct(0.95));
-    case "runtime_p99":
-      return runs(pct(0.99));
-    case "credits":
-      return runs("sum(r.credits_consumed)");
-    case "prompt_tokens":
-      return calls("sum(l.prompt_tokens)");
-    case "completion_tokens":
-      return calls("sum(l.completion_tokens)");
-    case "total_tokens":
-      return calls("sum(l.total_tokens)");
-    case "cost_usd":
-      return calls("coalesce(sum(l.total_cost_usd), 0)");
-    case "llm_calls":
-      return calls("count(*)");
-    case "unpriced_llm_calls":
-      return calls("count(*) FILTER (WHERE l.total_cost_usd IS NULL)");
-    case "llm_latency_p95":
-      return calls("percentile_cont(0.95) WITHIN GROUP (ORDER BY l.latency_ms)");
-    case "active_users":
-      return `SELECT ${bucketExpr("a.at")} AS bucket, count(DISTINCT a.user_id)::float8 AS v FROM (${activity}) a GROUP BY 1`;
-    case "new_users":
-      return `SELECT ${bucketExpr("f.at")} AS bucket, count(*)::float8 AS v
-              FROM (SELECT user_id, min(at) AS at FROM (${activity}) a GROUP BY user_id) f GROUP BY 1`;
-  }
-}
-
-async function rawSeries(
-  metric: MetricName,
-  granularity: "day" | "week",
-  extraWhere?: string,
-): Promise<Map<string, number | null>> {
-  const bucket = (ts: string) => `to_char(date_trunc('${granularity}', ${ts} AT TIME ZONE '${WORLD_TZ}'), ${FMT})`;
-  const { rows } = await db.owner.query<{ bucket: string; v: number | null }>(rawSql(metric, bucket, extraWhere), [
+async function rawSeries(metric: MetricName, granularity: "day" | "week"): Promise<Map<string, number | null>> {
+  const { rows } = await db.owner.query<{ bucket: string; v: number | null }>(rawMetricSql(metric), [
     world.workspaceId,
+    WORLD_TZ,
+    "2026-02-23T00:00:00",
+    "2026-03-16T00:00:00",
+    granularity,
   ]);
   return new Map(rows.map((r) => [r.bucket, r.v]));
 }
