@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { runAlertDelivery, runAlertEvaluation } from "@/lib/alerts/job";
+import { refreshAllCohorts } from "@/lib/rollups/cohorts";
 import { rebuildRollups, refreshDirtyRollups } from "@/lib/rollups/engine";
 import { registerJob, registeredJobs } from "./registry";
 
@@ -55,6 +56,19 @@ export function registerDefaultJobs(env: NodeJS.ProcessEnv = process.env): void 
   // exactly-once); retries of failed deliveries go out between evaluations.
   add("alerts-evaluate", runAlertEvaluation, { cron: "* * * * *" }, { retryLimit: 1, expireInSeconds: 5 * 60 });
   add("alerts-deliver", runAlertDelivery, { everySeconds: 15 }, { retryLimit: 1, expireInSeconds: 5 * 60 });
+
+  // Cohort periods complete with the date, not with new data: recompute every workspace's cohorts
+  // daily (the per-cycle `cohorts` step only covers workspaces that received data).
+  add(
+    "cohorts-daily",
+    async ({ pool, log }) => {
+      const written = await refreshAllCohorts(pool);
+      log(`cohorts: ${written} row(s) written`);
+      return { written };
+    },
+    { cron: "30 0 * * *" },
+    { expireInSeconds: 60 * 60 },
+  );
 
   add(
     "refresh-materialized-views",
