@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@/lib/testing/db";
-import { registerJob, startWorker, type StopWorker } from "./index";
+import pg from "pg";
+import { registerJob, registeredJobs, startWorker, type StopWorker } from "./index";
 
 let db: TestDatabase;
 let stop: StopWorker | null = null;
@@ -91,6 +92,29 @@ describe("worker", () => {
     );
     expect(calls).toBeGreaterThanOrEqual(2);
     expect(lines.some((line) => /job test-flaky failed \(attempt 1 of 4\).*transient failure/.test(line))).toBe(true);
+  });
+
+  it("every registered job's handler runs against the migrated schema", async () => {
+    const pool = new pg.Pool({ connectionString: db.ownerUrl, max: 2 });
+    const ran: string[] = [];
+    try {
+      for (const job of registeredJobs()) {
+        if (job.name === "test-flaky") continue;
+        await job.handler({ ownerUrl: db.ownerUrl, pool, log: () => {} });
+        ran.push(job.name);
+      }
+    } finally {
+      await pool.end();
+    }
+    expect(ran).toEqual(
+      expect.arrayContaining([
+        "rollups-incremental",
+        "rollups-daily",
+        "cohorts-daily",
+        "refresh-materialized-views",
+        "retention-cleanup",
+      ]),
+    );
   });
 
   it("stops gracefully and only once", async () => {
