@@ -15,7 +15,16 @@
 import { z } from "zod";
 import { Prisma, type PrismaClient } from "@/lib/generated/prisma/client";
 import { describeCondition, type Condition } from "./condition";
-import { observeRule, scopeLabel, SINGLE_SERIES_KEY, type SeriesObservation } from "./metric-source";
+import {
+  fetchRuleSeries,
+  lookbackMs,
+  metricQueryKey,
+  observeFromSeries,
+  scopeLabel,
+  SINGLE_SERIES_KEY,
+  type FetchedSeries,
+  type SeriesObservation,
+} from "./metric-source";
 import { alertLink, buildPayload } from "./payload";
 import { RULE_COLUMNS, ruleCondition, rulePolicy, ruleRowSchema, type RuleRow } from "./rule-shape";
 import {
@@ -23,6 +32,7 @@ import {
   initialSeriesState,
   isAlertingState,
   type Observation,
+  type RulePolicy,
   type SeriesState,
   step,
   type StepResult,
@@ -85,12 +95,53 @@ function observationValue(observation: Observation): number | null {
   return observation.kind === "value" ? observation.value : null;
 }
 
+type StateRow = z.infer<typeof stateRowSchema>;
+type Observed = { series: SeriesObservation[]; observeMissing: (key: string) => Observation };
+
+/** Runs the state machine for every series: the observed ones and the known ones not observed. */
+function planSteps(states: StateRow[], observed: Observed, policy: RulePolicy, tick: Date): SeriesStep[] {
+  const known = new Map(states.map((s) => [s.series_key, s]));
+  const inputs = new Map(observed.series.map((s) => [s.key, s]));
+  for (const state of states) {
+    if (!inputs.has(state.series_key)) {
+      inputs.set(state.series_key, { key: state.series_key, label: state.series_label, observation: observed.observeMissing(state.series_key) });
+    }
+  }
+  const steps: SeriesStep[] = [];
+  for (const input of inputs.values()) {
+    const row = known.get(input.key);
+    const current: SeriesState = row
+      ? { state: row.state, stateSince: row.state_since, lastNotifiedAt: row.last_notified_at, incidentSeq: row.incident_seq, eventSeq: row.event_seq }
+      : initialSeriesState(tick);
+    steps.push({ ...input, result: step(current, input.observation, policy, tick) });
+  }
+  return steps;
+}
+
+/** Reads the states of many rules at once (no lock): the cheap first look of every tick. */
+async function snapshotStates(db: PrismaClient, rules: RuleRow[]): Promise<Map<string, StateRow[]>> {
+  const rows = z.array(stateRowSchema.extend({ alert_rule_id: z.string() })).parse(
+    await db.$queryRaw`
+      SELECT alert_rule_id::text, series_key, series_label, state, state_since, last_notified_at, incident_seq, event_seq
+      FROM analytics.alert_series_state
+      WHERE (workspace_id, alert_rule_id) IN (
+        SELECT * FROM unnest(${rules.map((r) => r.workspace_id)}::uuid[], ${rules.map((r) => r.id)}::uuid[]))`,
+  );
+  const byRule = new Map<string, StateRow[]>();
+  for (const row of rows) {
+    const list = byRule.get(row.alert_rule_id) ?? [];
+    list.push(row);
+    byRule.set(row.alert_rule_id, list);
+  }
+  return byRule;
+}
+
 /** Applies one rule's observations. Returns what it wrote. Exported for the concurrency tests. */
 export async function applyObservations(
   db: PrismaClient,
   rule: RuleRow,
   condition: Condition,
-  observed: { series: SeriesObservation[]; observeMissing: (key: string) => Observation },
+  observed: Observed,
   tick: Date,
 ): Promise<{ transitions: number; notificationsCreated: number }> {
   return db.$transaction(async (tx) => {
@@ -107,31 +158,7 @@ export async function applyObservations(
         WHERE workspace_id = ${rule.workspace_id}::uuid AND alert_rule_id = ${rule.id}::uuid`,
     );
     const known = new Map(states.map((s) => [s.series_key, s]));
-    const inputs = new Map(observed.series.map((s) => [s.key, s]));
-    for (const state of states) {
-      if (!inputs.has(state.series_key)) {
-        inputs.set(state.series_key, {
-          key: state.series_key,
-          label: state.series_label,
-          observation: observed.observeMissing(state.series_key),
-        });
-      }
-    }
-    const policy = rulePolicy(rule);
-    const steps: SeriesStep[] = [];
-    for (const input of inputs.values()) {
-      const row = known.get(input.key);
-      const current: SeriesState = row
-        ? {
-            state: row.state,
-            stateSince: row.state_since,
-            lastNotifiedAt: row.last_notified_at,
-            incidentSeq: row.incident_seq,
-            eventSeq: row.event_seq,
-          }
-        : initialSeriesState(tick);
-      steps.push({ ...input, result: step(current, input.observation, policy, tick) });
-    }
+    const steps = planSteps(states, observed, rulePolicy(rule), tick);
 
     const channels = z
       .array(channelRowSchema)
@@ -252,25 +279,53 @@ function roundForHistory(value: number): number {
   return Math.round(clamped * 10_000) / 10_000;
 }
 
-async function evaluateClaimedRule(db: PrismaClient, rule: RuleRow, tick: Date) {
+type SeriesFetcher = (rule: RuleRow) => Promise<FetchedSeries>;
+
+/**
+ * Per claimed batch: one catalogue query per (workspace, metric, scope), covering the longest
+ * lookback any rule of the batch needs for it. Rules that differ only in window, threshold or
+ * policies (warning/critical pairs, per-team copies) then cost one query between them.
+ */
+function batchFetcher(db: PrismaClient, rules: RuleRow[], tick: Date): SeriesFetcher {
+  const lookbacks = new Map<string, number>();
+  for (const rule of rules) {
+    const key = metricQueryKey(rule);
+    lookbacks.set(key, Math.max(lookbacks.get(key) ?? 0, lookbackMs(rule)));
+  }
+  const pending = new Map<string, Promise<FetchedSeries>>();
+  return (rule) => {
+    const key = metricQueryKey(rule);
+    let fetched = pending.get(key);
+    if (!fetched) {
+      fetched = fetchRuleSeries(db, rule, tick, lookbacks.get(key) ?? lookbackMs(rule));
+      pending.set(key, fetched);
+    }
+    return fetched;
+  };
+}
+
+async function evaluateClaimedRule(db: PrismaClient, rule: RuleRow, snapshot: StateRow[], tick: Date, fetch: SeriesFetcher) {
   const condition = ruleCondition(rule);
-  let observed: { series: SeriesObservation[]; observeMissing: (key: string) => Observation };
+  let observed: Observed;
   let failed = false;
   try {
-    observed = await observeRule(db, rule, condition, tick);
+    observed = observeFromSeries(rule, condition, tick, await fetch(rule));
   } catch (error) {
     failed = true;
     const message = error instanceof Error ? error.message : String(error);
     const observation: Observation = { kind: "error", message: message.slice(0, 1000) };
-    // An error applies to every series the rule has (or its single series).
-    observed = { series: [], observeMissing: () => observation };
-    const keys = await db.$queryRaw<Array<{ series_key: string }>>`
-      SELECT series_key FROM analytics.alert_series_state
-      WHERE workspace_id = ${rule.workspace_id}::uuid AND alert_rule_id = ${rule.id}::uuid`;
-    // A rule with no series yet records the error on its rule-wide series.
-    if (keys.length === 0) {
-      observed.series.push({ key: SINGLE_SERIES_KEY, label: scopeLabel(rule), observation });
-    }
+    // An error applies to every series the rule has; a rule with none yet records it on its
+    // rule-wide series.
+    observed = {
+      series: snapshot.length === 0 ? [{ key: SINGLE_SERIES_KEY, label: scopeLabel(rule), observation }] : [],
+      observeMissing: () => observation,
+    };
+  }
+  // Most ticks change nothing: only a rule whose first look (unlocked snapshot) shows a transition
+  // or a notification takes the locked write path, which decides again on fresh state.
+  const planned = planSteps(snapshot, observed, rulePolicy(rule), tick);
+  if (!planned.some((s) => s.result.transition !== null || s.result.notification !== null)) {
+    return { transitions: 0, notificationsCreated: 0, failed };
   }
   const applied = await applyObservations(db, rule, condition, observed, tick);
   return { ...applied, failed };
@@ -279,17 +334,19 @@ async function evaluateClaimedRule(db: PrismaClient, rule: RuleRow, tick: Date) 
 /** Evaluates every due rule once for the current minute. Safe to run in several processes at once. */
 export async function evaluateAlerts(db: PrismaClient, options: EvaluateOptions = {}): Promise<EvaluationSummary> {
   const tick = tickOf(options.now ?? new Date());
-  const batchSize = options.batchSize ?? 50;
+  const batchSize = options.batchSize ?? 250;
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const summary: EvaluationSummary = { tick, rulesEvaluated: 0, transitions: 0, notificationsCreated: 0, errors: 0 };
   for (;;) {
     const rules = await claimRules(db, tick, batchSize);
     if (rules.length === 0) break;
+    const snapshots = await snapshotStates(db, rules);
+    const fetch = batchFetcher(db, rules, tick);
     let next = 0;
     const worker = async () => {
       while (next < rules.length) {
         const rule = rules[next++];
-        const result = await evaluateClaimedRule(db, rule, tick);
+        const result = await evaluateClaimedRule(db, rule, snapshots.get(rule.id) ?? [], tick, fetch);
         summary.rulesEvaluated += 1;
         summary.transitions += result.transitions;
         summary.notificationsCreated += result.notificationsCreated;

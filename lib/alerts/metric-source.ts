@@ -13,7 +13,7 @@ import type { Tx } from "@/lib/db/prisma";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
 import { METRIC_DEFINITIONS, isMetricName } from "@/lib/metrics/definitions";
 import { MetricQueryError } from "@/lib/metrics/errors";
-import { MAX_SERIES_LIMIT, queryMetric } from "@/lib/metrics/query";
+import { MAX_SERIES_LIMIT, queryMetric, type MetricResult } from "@/lib/metrics/query";
 import { type Condition, observe } from "./condition";
 import { scopeQuery, type RuleRow } from "./rule-shape";
 import type { Observation } from "./state-machine";
@@ -55,50 +55,78 @@ function windowValue(values: Array<number | null>, additive: boolean): number | 
   return null;
 }
 
+/** How far back a rule needs data: its window, twice for a percent change. */
+export function lookbackMs(rule: Pick<RuleRow, "evaluation_window_minutes" | "condition_kind">): number {
+  return rule.evaluation_window_minutes * 60_000 * (rule.condition_kind === "percent_change" ? 2 : 1);
+}
+
+/** Rules asking the catalogue the same question (only window and threshold differ) share a query. */
+export function metricQueryKey(rule: Pick<RuleRow, "workspace_id" | "metric_type" | "scope_kind" | "scope_value">): string {
+  return [rule.workspace_id, rule.metric_type, rule.scope_kind, rule.scope_value ?? ""].join("|");
+}
+
+export type FetchedSeries = { granularity: "hour" | "day"; result: MetricResult };
+
 /**
- * The rule's observations at `tick`. Per-series rules return one entry per series the catalogue
- * reports (the top 50 by value); a known series missing from the answer had no activity, i.e. 0
- * for a sum, which `observeMissing` turns into an observation.
+ * One catalogue query for a rule's metric and scope over [tick − lookback, tick): hourly, or
+ * daily where the catalogue keeps a split (per user) only by day.
  */
-export async function observeRule(
+export async function fetchRuleSeries(
   db: Tx | PrismaClient,
-  rule: RuleRow,
-  condition: Condition,
+  rule: Pick<RuleRow, "workspace_id" | "workspace_timezone" | "metric_type" | "scope_kind" | "scope_value">,
   tick: Date,
-): Promise<{ series: SeriesObservation[]; observeMissing: (key: string) => Observation }> {
-  const windowMs = rule.evaluation_window_minutes * 60_000;
-  const from = new Date(tick.getTime() - windowMs);
-  const percent = condition.kind === "percent_change";
+  lookback: number,
+): Promise<FetchedSeries> {
   const { filters, groupBy } = scopeQuery(rule.scope_kind, rule.scope_value);
   const query = (granularity: "hour" | "day") =>
     queryMetric(db, {
       workspace: { id: rule.workspace_id, timezone: rule.workspace_timezone },
       metric: rule.metric_type,
-      from: new Date(percent ? from.getTime() - windowMs : from.getTime()).toISOString(),
+      from: new Date(tick.getTime() - lookback).toISOString(),
       to: tick.toISOString(),
       granularity,
       groupBy,
       filters,
       limit: MAX_SERIES_LIMIT,
     });
-  let granularity: "hour" | "day" = "hour";
-  let result;
   try {
-    result = await query("hour");
+    return { granularity: "hour", result: await query("hour") };
   } catch (error) {
-    // Some splits (per user) exist only as daily rollups: the window is then whole local days.
     if (!(error instanceof MetricQueryError) || error.code !== "invalid_group_by") throw error;
-    granularity = "day";
-    result = await query("day");
+    return { granularity: "day", result: await query("day") };
   }
+}
+
+/**
+ * The rule's observations at `tick`, from catalogue series covering at least its lookback.
+ * Per-series rules return one entry per series the catalogue reports (the top 50); a known series
+ * missing from the answer had no activity, i.e. 0 for a sum, which `observeMissing` turns into an
+ * observation.
+ */
+export function observeFromSeries(
+  rule: RuleRow,
+  condition: Condition,
+  tick: Date,
+  fetched: FetchedSeries,
+): { series: SeriesObservation[]; observeMissing: (key: string) => Observation } {
+  const windowMs = rule.evaluation_window_minutes * 60_000;
+  const from = tick.getTime() - windowMs;
+  const previousFrom = from - windowMs;
+  const percent = condition.kind === "percent_change";
+  const { groupBy } = scopeQuery(rule.scope_kind, rule.scope_value);
   const additive = isAdditiveMetric(rule.metric_type);
-  // A bucket belongs to the window when it ends after the window starts (the catalogue widens the
-  // range to whole buckets the same way); earlier buckets are the previous window.
-  const bucketMs = granularity === "hour" ? 3_600_000 : 86_400_000;
-  const series = result.series.map((s) => {
+  // A bucket belongs to the window when it ends after the window starts (the catalogue widens a
+  // range to whole buckets the same way); the previous window likewise. Older buckets (fetched
+  // for rules with longer windows) are ignored.
+  const bucketMs = fetched.granularity === "hour" ? 3_600_000 : 86_400_000;
+  const series = fetched.result.series.map((s) => {
     const current: Array<number | null> = [];
     const previous: Array<number | null> = [];
-    for (const point of s.points) (new Date(point.t).getTime() + bucketMs > from.getTime() ? current : previous).push(point.v);
+    for (const point of s.points) {
+      const end = new Date(point.t).getTime() + bucketMs;
+      if (end > from) current.push(point.v);
+      else if (end > previousFrom) previous.push(point.v);
+    }
     return {
       key: groupBy === null ? SINGLE_SERIES_KEY : `${groupBy}:${s.key}`,
       label: groupBy === null ? scopeLabel(rule) : s.label,
