@@ -1,3 +1,4 @@
+import { benchAlerts } from "./alerts";
 import { benchIngest } from "./ingest";
 import { benchMetrics } from "./metrics";
 import type { BenchContext, BenchResult } from "./types";
@@ -8,4 +9,5 @@ export type BenchSection = { name: string; run: (ctx: BenchContext) => Promise<B
 export const BENCH_SECTIONS: BenchSection[] = [
   { name: "ingest", run: benchIngest },
   { name: "metrics", run: benchMetrics },
+  { name: "alerts", run: benchAlerts },
 ];
