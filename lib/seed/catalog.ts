@@ -230,7 +230,7 @@ export const AGENT_ARCHETYPES: readonly AgentArchetype[] = [
     popularity: 3,
     failureRate: 0.03,
     creditsPerDollar: 150,
-    stages: [s("translate", "llama-3.1-70b-selfhosted", 3000, 3000, 80, [1, 4])],
+    stages: [s("translate", "llama-3.1-70b-selfhosted", 2500, 1500, 80, [1, 4])],
   },
   {
     name: "Doc QA",

@@ -26,7 +26,7 @@ export const SCALES = {
   // Tests: a few hundred rows per table, generated and loaded in about a second.
   small: { workspaces: 4, agentsPerWorkspace: 5, usersPerWorkspace: 6, days: 90, activityFactor: 0.3 },
   // The demo: ~60k runs, ~150k activity events, ~120k LLM calls.
-  demo: { workspaces: 6, agentsPerWorkspace: 9, usersPerWorkspace: 220, days: 90, activityFactor: 1 },
+  demo: { workspaces: 6, agentsPerWorkspace: 9, usersPerWorkspace: 280, days: 90, activityFactor: 1 },
   // Benchmarks: millions of rows, generated and loaded chunk by chunk.
   large: { workspaces: 24, agentsPerWorkspace: 12, usersPerWorkspace: 1100, days: 90, activityFactor: 1 },
 } as const;
@@ -53,14 +53,22 @@ export type WorkspacePlan = {
 
 type AgentPlan = { id: string; externalId: string; archetype: AgentArchetype; weight: number };
 
-type Engagement = { base: number; floor: number; tau: number; extraSessions: number; runAffinity: number };
+type Engagement = {
+  base: number;
+  floor: number;
+  tau: number;
+  /** Mean days until a user of this class churns for good (exponentially distributed). */
+  meanLifetimeDays: number;
+  extraSessions: number;
+  runAffinity: number;
+};
 const ENGAGEMENTS: readonly Engagement[] = [
   // power users: come back almost every working day
-  { base: 0.85, floor: 0.8, tau: 60, extraSessions: 0.8, runAffinity: 1.6 },
+  { base: 0.85, floor: 0.8, tau: 60, meanLifetimeDays: 1000, extraSessions: 0.8, runAffinity: 1.6 },
   // regulars: settle at about a third of days
-  { base: 0.6, floor: 0.35, tau: 20, extraSessions: 0.3, runAffinity: 1 },
+  { base: 0.6, floor: 0.35, tau: 20, meanLifetimeDays: 45, extraSessions: 0.3, runAffinity: 1 },
   // tourists: a burst after sign-up, then mostly gone
-  { base: 0.45, floor: 0.04, tau: 5, extraSessions: 0.15, runAffinity: 0.7 },
+  { base: 0.45, floor: 0.04, tau: 5, meanLifetimeDays: 10, extraSessions: 0.15, runAffinity: 0.7 },
 ];
 const ENGAGEMENT_SHARES = [0.15, 0.45, 0.4];
 
@@ -72,6 +80,8 @@ type UserPlan = {
   name: string;
   signupDay: number;
   signupMs: number;
+  /** Days after sign-up after which the user never comes back. */
+  lifetimeDays: number;
   engagement: Engagement;
   ip: string;
   userAgent: string;
@@ -160,6 +170,7 @@ export class WorkspaceWorld {
         signupDay,
         signupMs: Math.min(signupMs, nowMs - 30 * MINUTE),
         engagement,
+        lifetimeDays: u < 2 ? Infinity : -Math.log(1 - urng.next()) * engagement.meanLifetimeDays,
         ip: `${urng.pick([81, 93, 104, 152, 185, 203])}.${urng.int(0, 255)}.${urng.int(0, 255)}.${urng.int(1, 254)}`,
         userAgent: urng.pick(USER_AGENTS),
         favoriteAgents: favorites,
@@ -168,8 +179,11 @@ export class WorkspaceWorld {
     }
   }
 
+  private agentWeights: number[] = [];
+
   private pickAgent(rng: Random): number {
-    return rng.weightedIndex(this.agents.map((a) => a.weight));
+    if (this.agentWeights.length !== this.agents.length) this.agentWeights = this.agents.map((a) => a.weight);
+    return rng.weightedIndex(this.agentWeights);
   }
 
   writeAgentsAndUsers(sinks: Sinks): void {
@@ -197,7 +211,7 @@ export class WorkspaceWorld {
     const user = this.users[userIndex];
     const rng = new Random(this.seed, "history", this.workspace.index, userIndex);
     const { engagement } = user;
-    for (let d = user.signupDay; d < this.days.length; d++) {
+    for (let d = user.signupDay; d < this.days.length && d - user.signupDay <= user.lifetimeDays; d++) {
       const day = this.days[d];
       const age = d - user.signupDay;
       const retention = engagement.floor + (1 - engagement.floor) * Math.exp(-age / engagement.tau);
