@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { runAlertDelivery, runAlertEvaluation } from "@/lib/alerts/job";
 import { refreshAllCohorts } from "@/lib/rollups/cohorts";
+import { ensurePartitions } from "@/lib/db/partitions";
 import { rebuildRollups, refreshDirtyRollups } from "@/lib/rollups/engine";
 import { registerJob, registeredJobs } from "./registry";
 
@@ -12,6 +13,7 @@ const retentionEnv = z.object({
   RETENTION_RAW_ACTIVITY_DAYS: z.coerce.number().int().min(1).default(90),
   RETENTION_HOURLY_DAYS: z.coerce.number().int().min(1).default(30),
   ROLLUP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(30).default(15),
+  PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(0).max(24).default(3),
 });
 
 export function registerDefaultJobs(env: NodeJS.ProcessEnv = process.env): void {
@@ -76,6 +78,19 @@ export function registerDefaultJobs(env: NodeJS.ProcessEnv = process.env): void 
       await pool.query("SELECT analytics.refresh_all_materialized_views()");
     },
     { cron: "*/5 * * * *" },
+  );
+
+  // Monthly partitions of the raw tables exist PARTITION_MONTHS_AHEAD months before their first
+  // event (0060); daily, so a missed run or two changes nothing.
+  add(
+    "partitions-maintain",
+    async ({ pool, log }) => {
+      const created = await ensurePartitions(pool, config.PARTITION_MONTHS_AHEAD);
+      if (created > 0) log(`partitions: created ${created} monthly partition(s)`);
+      return { created };
+    },
+    { cron: "10 3 * * *" },
+    { expireInSeconds: 30 * 60 },
   );
 
   add(
