@@ -1,7 +1,7 @@
 import pg from "pg";
 import { verifyPassword } from "@/lib/auth/password";
 import { formatSummary } from "./cli";
-import { DEMO_ACCOUNTS, DEMO_PASSWORD, isDatabaseEmpty, seedDemoWorld } from "./seed";
+import { DEMO_ACCOUNTS, DEMO_PASSWORD, SeedRefusedError, isDatabaseEmpty, seedDemoWorld } from "./seed";
 
 /**
  * On first start (no workspace yet) load the demo world so the dashboards have something to show.
@@ -25,7 +25,15 @@ export async function seedIfEmpty(ownerUrl: string, { log }: { log: (line: strin
         lastDecile = decile;
       },
     },
-  );
+  ).catch((error: unknown) => {
+    // Another process (a second `npm start`) seeded between our check and our lock: nothing to do.
+    if (error instanceof SeedRefusedError) return null;
+    throw error;
+  });
+  if (!summary) {
+    log("another process seeded the database first");
+    return false;
+  }
   for (const line of formatSummary(summary)) log(line);
   return true;
 }
