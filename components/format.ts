@@ -21,6 +21,18 @@ export function formatValue(value: number | null | undefined, format: ValueForma
   }
 }
 
+const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+
+/**
+ * Axis ticks: short enough for a narrow axis ("1.2M", "$12K", "85%"), so large values are never
+ * clipped into a misleading number. Tooltips and tables keep the full formatValue.
+ */
+export function formatAxisValue(value: number, format: ValueFormat): string {
+  if (Number.isNaN(value)) return "";
+  if (Math.abs(value) < 10_000) return formatValue(value, format);
+  return format === "usd" ? `$${compact.format(value)}` : compact.format(value);
+}
+
 const dayLabel = new Intl.DateTimeFormat("en-US", { month: "short", day: "numeric", timeZone: "UTC" });
 
 /** "2026-03-11" → "Mar 11" (the string is already a workspace-local calendar day). */

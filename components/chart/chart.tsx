@@ -13,7 +13,7 @@ import {
   YAxis,
   type TooltipContentProps,
 } from "recharts";
-import { formatDay, formatValue, type ValueFormat } from "../format";
+import { formatAxisValue, formatDay, formatValue, type ValueFormat } from "../format";
 
 /**
  * One Recharts wrapper for every chart (in the spirit of shadcn/ui's chart.tsx): the caller gives
@@ -59,7 +59,7 @@ export function Chart({
   const titleId = useId();
   const series = Object.entries(config);
   const formatX = (value: unknown) => (xFormat === "day" ? formatDay(String(value)) : String(value ?? ""));
-  const formatY = (value: unknown) => formatValue(typeof value === "number" ? value : Number(value), valueFormat);
+  const formatY = (value: unknown) => formatAxisValue(typeof value === "number" ? value : Number(value), valueFormat);
 
   return (
     <section className="card" aria-labelledby={titleId}>
