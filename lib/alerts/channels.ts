@@ -47,7 +47,8 @@ function classify(outcome: HttpOutcome): DeliveryResult {
     case "network_error":
       return { outcome: "retry", httpStatus: null, error: outcome.error };
     case "response":
-      if (outcome.status >= 200 && outcome.status < 300) return { outcome: "delivered", httpStatus: outcome.status, error: null };
+      if (outcome.status >= 200 && outcome.status < 300)
+        return { outcome: "delivered", httpStatus: outcome.status, error: null };
       if (outcome.status === 410) {
         return { outcome: "disabled", httpStatus: 410, error: "the receiver answered 410 Gone: endpoint disabled" };
       }
@@ -98,13 +99,19 @@ export function slackMessage(payload: AlertPayload) {
         type: "actions",
         elements: [{ type: "button", text: { type: "plain_text", text: "Open in Pulseboard" }, url: data.link }],
       },
-      { type: "context", elements: [{ type: "mrkdwn", text: `Workspace ${data.workspace.slug} · ${payload.timestamp}` }] },
+      {
+        type: "context",
+        elements: [{ type: "mrkdwn", text: `Workspace ${data.workspace.slug} · ${payload.timestamp}` }],
+      },
     ],
   };
 }
 
 function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
+  );
 }
 
 export function emailMessage(payload: AlertPayload) {
@@ -157,13 +164,21 @@ async function sendEmail(recipients: string[], payload: AlertPayload): Promise<D
     const responseCode = (error as { responseCode?: number }).responseCode;
     const message = error instanceof Error ? error.message : String(error);
     // 5xx SMTP replies are permanent (bad recipient, rejected); anything else may pass later.
-    return { outcome: responseCode !== undefined && responseCode >= 500 ? "failed" : "retry", httpStatus: null, error: message };
+    return {
+      outcome: responseCode !== undefined && responseCode >= 500 ? "failed" : "retry",
+      httpStatus: null,
+      error: message,
+    };
   } finally {
     transport.close();
   }
 }
 
-export async function sendToChannel(target: ChannelTarget, messageId: string, payload: AlertPayload): Promise<DeliveryResult> {
+export async function sendToChannel(
+  target: ChannelTarget,
+  messageId: string,
+  payload: AlertPayload,
+): Promise<DeliveryResult> {
   switch (target.kind) {
     case "webhook": {
       const body = JSON.stringify(payload);

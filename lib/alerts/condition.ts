@@ -2,7 +2,13 @@ import { z } from "zod";
 import type { Observation } from "./state-machine";
 
 /** The comparators alert_rules.condition accepts (its CHECK constraint in 0003). */
-export const COMPARATORS = ["greater_than", "less_than", "equals", "greater_than_or_equal", "less_than_or_equal"] as const;
+export const COMPARATORS = [
+  "greater_than",
+  "less_than",
+  "equals",
+  "greater_than_or_equal",
+  "less_than_or_equal",
+] as const;
 export const comparatorSchema = z.enum(COMPARATORS);
 export type Comparator = z.infer<typeof comparatorSchema>;
 

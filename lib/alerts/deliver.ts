@@ -50,7 +50,8 @@ export function channelTarget(row: {
   email_recipients: string[];
   signing_secret: string | null;
 }): ChannelTarget | null {
-  if (row.kind === "email") return row.email_recipients.length ? { kind: "email", recipients: row.email_recipients } : null;
+  if (row.kind === "email")
+    return row.email_recipients.length ? { kind: "email", recipients: row.email_recipients } : null;
   if (!row.url) return null;
   if (row.kind === "slack") return { kind: "slack", url: row.url };
   return row.signing_secret ? { kind: "webhook", url: row.url, signingSecret: row.signing_secret } : null;
@@ -109,7 +110,14 @@ export async function refreshHistoryStatus(db: PrismaClient, workspaceId: string
     WHERE h.workspace_id = ${workspaceId}::uuid AND h.id = ${historyId}::uuid`;
 }
 
-async function record(db: PrismaClient, row: Claimed, result: DeliveryResult, durationMs: number, now: Date, backoff: BackoffOptions) {
+async function record(
+  db: PrismaClient,
+  row: Claimed,
+  result: DeliveryResult,
+  durationMs: number,
+  now: Date,
+  backoff: BackoffOptions,
+) {
   let status: "delivered" | "retrying" | "failed" | "disabled";
   let outcome = result.outcome;
   switch (result.outcome) {
@@ -157,7 +165,13 @@ async function record(db: PrismaClient, row: Claimed, result: DeliveryResult, du
   if (row.alert_history_id) await refreshHistoryStatus(db, row.workspace_id, row.alert_history_id);
 }
 
-export type DeliverySummary = { attempted: number; delivered: number; retrying: number; failed: number; disabled: number };
+export type DeliverySummary = {
+  attempted: number;
+  delivered: number;
+  retrying: number;
+  failed: number;
+  disabled: number;
+};
 
 /** Sends every due notification once (one attempt each). Safe to run in several processes at once. */
 export async function deliverDueNotifications(

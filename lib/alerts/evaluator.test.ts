@@ -68,7 +68,13 @@ async function newRule(workspaceId: string, overrides: Partial<Record<keyof Rule
 }
 
 async function spend(w: Awaited<ReturnType<typeof world>>, at: Date, costUsd: number, user = 0) {
-  await insertLlmCall(db.owner, { workspaceId: w.workspaceId, userId: w.userIds[user], agentId: w.agentId, at, costUsd });
+  await insertLlmCall(db.owner, {
+    workspaceId: w.workspaceId,
+    userId: w.userIds[user],
+    agentId: w.agentId,
+    at,
+    costUsd,
+  });
   await refreshDirtyRollups(db.owner);
 }
 
@@ -101,7 +107,10 @@ describe("a breach, end to end", () => {
     await tick(minutes(121));
 
     const hooks = forPath("/e2e-hook");
-    expect(hooks.map((r) => alertPayloadSchema.parse(JSON.parse(r.body)).type)).toEqual(["alert.firing", "alert.resolved"]);
+    expect(hooks.map((r) => alertPayloadSchema.parse(JSON.parse(r.body)).type)).toEqual([
+      "alert.firing",
+      "alert.resolved",
+    ]);
     for (const hook of hooks) {
       const ok = verify(
         rule.secrets[0].secret,
@@ -131,7 +140,9 @@ describe("a breach, end to end", () => {
     expect(firing.data.threshold).toBe(1);
     expect(firing.data.link).toContain(`/w/alerts-${slugCounter}/alerts/history?rule=${rule.id}`);
 
-    const slack = forPath("/e2e-slack").map((r) => JSON.parse(r.body) as { text: string; blocks: Array<{ type: string }> });
+    const slack = forPath("/e2e-slack").map(
+      (r) => JSON.parse(r.body) as { text: string; blocks: Array<{ type: string }> },
+    );
     expect(slack).toHaveLength(2);
     expect(slack[0].text).toContain("[Firing] Cost spike");
     expect(slack[1].text).toContain("[Resolved] Cost spike");
@@ -252,7 +263,10 @@ describe("webhook retries", () => {
     );
     expect(channel.rows[0].is_enabled).toBe(false);
     expect(channel.rows[0].disabled_reason).toContain("410");
-    const history = await db.owner.query(`SELECT notification_status FROM analytics.alert_history WHERE alert_rule_id = $1`, [rule.id]);
+    const history = await db.owner.query(
+      `SELECT notification_status FROM analytics.alert_history WHERE alert_rule_id = $1`,
+      [rule.id],
+    );
     expect(history.rows).toEqual([{ notification_status: "partial" }]);
   });
 
@@ -274,7 +288,9 @@ describe("exactly once across evaluators", () => {
     await spend(w, minutes(-5), 3);
     // Two separate connection pools, as two worker processes would have.
     const a = prismaFor(db.ownerUrl, { max: 3 });
-    const b = prismaFor(`${db.ownerUrl}${db.ownerUrl.includes("?") ? "&" : "?"}application_name=evaluator-b`, { max: 3 });
+    const b = prismaFor(`${db.ownerUrl}${db.ownerUrl.includes("?") ? "&" : "?"}application_name=evaluator-b`, {
+      max: 3,
+    });
     // Same minute, and the next minute racing it: the rule row lock serialises them.
     const summaries = await Promise.all([
       evaluateAlerts(a, { now: T }),
@@ -315,20 +331,32 @@ describe("exactly once across evaluators", () => {
 describe("state rules in the database", () => {
   it("trigger_count moves only on entry to firing; repeats notify without counting", async () => {
     const w = await world();
-    const rule = await newRule(w.workspaceId, { repeatMinutes: 2, channels: [{ kind: "webhook", url: receiver.url("/repeat-hook") }] });
+    const rule = await newRule(w.workspaceId, {
+      repeatMinutes: 2,
+      channels: [{ kind: "webhook", url: receiver.url("/repeat-hook") }],
+    });
     await spend(w, minutes(-5), 3);
     for (let m = 0; m <= 4; m++) await tick(minutes(m));
     const types = forPath("/repeat-hook").map((r) => alertPayloadSchema.parse(JSON.parse(r.body)).type);
     expect(types).toEqual(["alert.firing", "alert.repeat", "alert.repeat"]);
-    const row = await db.owner.query(`SELECT trigger_count, last_triggered_at FROM analytics.alert_rules WHERE id = $1`, [rule.id]);
+    const row = await db.owner.query(
+      `SELECT trigger_count, last_triggered_at FROM analytics.alert_rules WHERE id = $1`,
+      [rule.id],
+    );
     expect(row.rows[0]).toEqual({ trigger_count: 1, last_triggered_at: T });
-    const history = await db.owner.query(`SELECT count(*)::int AS n FROM analytics.alert_history WHERE alert_rule_id = $1`, [rule.id]);
+    const history = await db.owner.query(
+      `SELECT count(*)::int AS n FROM analytics.alert_history WHERE alert_rule_id = $1`,
+      [rule.id],
+    );
     expect(history.rows[0].n).toBe(1);
   });
 
   it("pending period: history records ok→pending→firing, one notification", async () => {
     const w = await world();
-    const rule = await newRule(w.workspaceId, { pendingMinutes: 2, channels: [{ kind: "webhook", url: receiver.url("/pending-hook") }] });
+    const rule = await newRule(w.workspaceId, {
+      pendingMinutes: 2,
+      channels: [{ kind: "webhook", url: receiver.url("/pending-hook") }],
+    });
     await spend(w, minutes(-5), 3);
     for (let m = 0; m <= 3; m++) await tick(minutes(m));
     const history = await db.owner.query(
@@ -354,7 +382,9 @@ describe("state rules in the database", () => {
     await tick(minutes(1));
     const types = forPath("/nodata-hook").map((r) => alertPayloadSchema.parse(JSON.parse(r.body)).type);
     expect(types).toEqual(["alert.no_data"]);
-    const state = await db.owner.query(`SELECT state FROM analytics.alert_series_state WHERE alert_rule_id = $1`, [rule.id]);
+    const state = await db.owner.query(`SELECT state FROM analytics.alert_series_state WHERE alert_rule_id = $1`, [
+      rule.id,
+    ]);
     expect(state.rows).toEqual([{ state: "no_data" }]);
   });
 
@@ -370,7 +400,9 @@ describe("state rules in the database", () => {
     );
     expect(history.rows[0].state).toBe("error");
     expect(history.rows[0].error_message).toContain('Unknown metric "no_such_metric"');
-    expect(forPath("/error-hook").map((r) => alertPayloadSchema.parse(JSON.parse(r.body)).type)).toEqual(["alert.error"]);
+    expect(forPath("/error-hook").map((r) => alertPayloadSchema.parse(JSON.parse(r.body)).type)).toEqual([
+      "alert.error",
+    ]);
   });
 
   it("snooze: evaluation and history go on, nothing is sent", async () => {
@@ -394,7 +426,9 @@ describe("state rules in the database", () => {
     const rule = await newRule(w.workspaceId, {});
     await spend(w, minutes(-5), 3);
     await tick(T);
-    const before = await db.owner.query(`SELECT state FROM analytics.alert_series_state WHERE alert_rule_id = $1`, [rule.id]);
+    const before = await db.owner.query(`SELECT state FROM analytics.alert_series_state WHERE alert_rule_id = $1`, [
+      rule.id,
+    ]);
     expect(before.rows).toEqual([{ state: "firing" }]);
     const renamed = await db.ownerPrisma.$transaction((tx) =>
       updateRule(tx, { workspaceId: w.workspaceId, ruleId: rule.id, input: input({ name: "Renamed" }) }),
@@ -404,7 +438,10 @@ describe("state rules in the database", () => {
       updateRule(tx, { workspaceId: w.workspaceId, ruleId: rule.id, input: input({ threshold: 10 }) }),
     );
     expect(changed.stateReset).toBe(true);
-    const after = await db.owner.query(`SELECT count(*)::int AS n FROM analytics.alert_series_state WHERE alert_rule_id = $1`, [rule.id]);
+    const after = await db.owner.query(
+      `SELECT count(*)::int AS n FROM analytics.alert_series_state WHERE alert_rule_id = $1`,
+      [rule.id],
+    );
     expect(after.rows[0].n).toBe(0);
     const open = await db.owner.query(
       `SELECT count(*)::int AS n FROM analytics.alert_incidents WHERE alert_rule_id = $1 AND resolved_at IS NULL`,
@@ -456,7 +493,9 @@ describe("SSRF guard", () => {
       expect(error, url).toBeInstanceOf(RuleInputError);
       expect(Object.keys((error as RuleInputError).fieldErrors)).toEqual(["channels.0.url"]);
     }
-    const rules = await db.owner.query(`SELECT count(*)::int AS n FROM analytics.alert_rules WHERE workspace_id = $1`, [w.workspaceId]);
+    const rules = await db.owner.query(`SELECT count(*)::int AS n FROM analytics.alert_rules WHERE workspace_id = $1`, [
+      w.workspaceId,
+    ]);
     expect(rules.rows[0].n).toBe(0);
   });
 
@@ -465,7 +504,9 @@ describe("SSRF guard", () => {
     // Saved while the intranet host was allowed; the allow-list was narrowed since.
     process.env.ALERT_WEBHOOK_ALLOWLIST = "127.0.0.1,vm";
     const port = new URL(receiver.url("/")).port;
-    const rule = await newRule(w.workspaceId, { channels: [{ kind: "webhook", url: `http://vm:${port}/rebind-hook` }] });
+    const rule = await newRule(w.workspaceId, {
+      channels: [{ kind: "webhook", url: `http://vm:${port}/rebind-hook` }],
+    });
     process.env.ALERT_WEBHOOK_ALLOWLIST = "";
     await spend(w, minutes(-5), 3);
     await tick(T);

@@ -104,14 +104,24 @@ function planSteps(states: StateRow[], observed: Observed, policy: RulePolicy, t
   const inputs = new Map(observed.series.map((s) => [s.key, s]));
   for (const state of states) {
     if (!inputs.has(state.series_key)) {
-      inputs.set(state.series_key, { key: state.series_key, label: state.series_label, observation: observed.observeMissing(state.series_key) });
+      inputs.set(state.series_key, {
+        key: state.series_key,
+        label: state.series_label,
+        observation: observed.observeMissing(state.series_key),
+      });
     }
   }
   const steps: SeriesStep[] = [];
   for (const input of inputs.values()) {
     const row = known.get(input.key);
     const current: SeriesState = row
-      ? { state: row.state, stateSince: row.state_since, lastNotifiedAt: row.last_notified_at, incidentSeq: row.incident_seq, eventSeq: row.event_seq }
+      ? {
+          state: row.state,
+          stateSince: row.state_since,
+          lastNotifiedAt: row.last_notified_at,
+          incidentSeq: row.incident_seq,
+          eventSeq: row.event_seq,
+        }
       : initialSeriesState(tick);
     steps.push({ ...input, result: step(current, input.observation, policy, tick) });
   }
@@ -160,14 +170,12 @@ export async function applyObservations(
     const known = new Map(states.map((s) => [s.series_key, s]));
     const steps = planSteps(states, observed, rulePolicy(rule), tick);
 
-    const channels = z
-      .array(channelRowSchema)
-      .parse(
-        await tx.$queryRaw`
+    const channels = z.array(channelRowSchema).parse(
+      await tx.$queryRaw`
           SELECT id::text, kind FROM analytics.alert_channels
           WHERE workspace_id = ${rule.workspace_id}::uuid AND alert_rule_id = ${rule.id}::uuid AND is_enabled
           ORDER BY created_at, id`,
-      );
+    );
 
     let transitions = 0;
     let notificationsCreated = 0;
@@ -222,7 +230,8 @@ export async function applyObservations(
 
       const notification = result.notification;
       const deliverable = notification !== null && notification.suppressed === null && channels.length > 0;
-      const historyStatus = notification === null ? "none" : notification.suppressed ? "suppressed" : channels.length ? "pending" : "none";
+      const historyStatus =
+        notification === null ? "none" : notification.suppressed ? "suppressed" : channels.length ? "pending" : "none";
       let historyId: string | null = null;
       if (result.transition) {
         transitions += 1;
@@ -304,7 +313,13 @@ function batchFetcher(db: PrismaClient, rules: RuleRow[], tick: Date): SeriesFet
   };
 }
 
-async function evaluateClaimedRule(db: PrismaClient, rule: RuleRow, snapshot: StateRow[], tick: Date, fetch: SeriesFetcher) {
+async function evaluateClaimedRule(
+  db: PrismaClient,
+  rule: RuleRow,
+  snapshot: StateRow[],
+  tick: Date,
+  fetch: SeriesFetcher,
+) {
   const condition = ruleCondition(rule);
   let observed: Observed;
   let failed = false;

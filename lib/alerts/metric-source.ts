@@ -61,7 +61,9 @@ export function lookbackMs(rule: Pick<RuleRow, "evaluation_window_minutes" | "co
 }
 
 /** Rules asking the catalogue the same question (only window and threshold differ) share a query. */
-export function metricQueryKey(rule: Pick<RuleRow, "workspace_id" | "metric_type" | "scope_kind" | "scope_value">): string {
+export function metricQueryKey(
+  rule: Pick<RuleRow, "workspace_id" | "metric_type" | "scope_kind" | "scope_value">,
+): string {
   return [rule.workspace_id, rule.metric_type, rule.scope_kind, rule.scope_value ?? ""].join("|");
 }
 

@@ -30,7 +30,12 @@ export function buildPayload(input: {
     timestamp: input.at.toISOString(),
     data: {
       event: input.event,
-      rule: { id: input.rule.id, name: input.rule.name, metric: input.rule.metric_type, condition: input.conditionText },
+      rule: {
+        id: input.rule.id,
+        name: input.rule.name,
+        metric: input.rule.metric_type,
+        condition: input.conditionText,
+      },
       workspace: { id: input.rule.workspace_id, slug: input.rule.workspace_slug },
       series: input.series,
       state: input.state,

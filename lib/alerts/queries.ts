@@ -18,6 +18,7 @@ const ruleListRowSchema = z.object({
   scope_kind: z.string(),
   scope_value: z.string().nullable(),
   snoozed_until: z.date().nullable(),
+  is_snoozed: z.boolean(),
   trigger_count: z.number(),
   last_triggered_at: z.date().nullable(),
   channel_kinds: z.array(z.string()),
@@ -32,7 +33,7 @@ export async function listRules(tx: Tx, workspaceId: string): Promise<RuleListRo
   const rows = await tx.$queryRaw`
     SELECT r.id::text, r.name, r.description, r.is_active, r.metric_type, r.condition, r.condition_kind,
       r.threshold_value::float8 AS threshold_value, r.evaluation_window_minutes, r.scope_kind, r.scope_value,
-      r.snoozed_until, r.trigger_count, r.last_triggered_at,
+      r.snoozed_until, coalesce(r.snoozed_until > now(), false) AS is_snoozed, r.trigger_count, r.last_triggered_at,
       coalesce((SELECT array_agg(DISTINCT c.kind ORDER BY c.kind) FROM analytics.alert_channels c
                 WHERE c.workspace_id = r.workspace_id AND c.alert_rule_id = r.id AND c.is_enabled), '{}') AS channel_kinds,
       coalesce(s.firing, 0)::int AS firing, coalesce(s.pending, 0)::int AS pending,
@@ -52,11 +53,14 @@ export async function listRules(tx: Tx, workspaceId: string): Promise<RuleListRo
 export async function getRuleForEdit(tx: Tx, workspaceId: string, ruleId: string) {
   const rule = await tx.alertRule.findUnique({ where: { workspaceId_id: { workspaceId, id: ruleId } } });
   if (!rule) return null;
+  const [{ snoozed }] = await tx.$queryRaw<Array<{ snoozed: boolean }>>`
+    SELECT coalesce(snoozed_until > now(), false) AS snoozed FROM analytics.alert_rules
+    WHERE workspace_id = ${workspaceId}::uuid AND id = ${ruleId}::uuid`;
   const channels = await tx.alertChannel.findMany({
     where: { workspaceId, alertRuleId: ruleId },
     orderBy: [{ createdAt: "asc" }, { id: "asc" }],
   });
-  return { rule, channels };
+  return { rule, channels, snoozed };
 }
 
 export const HISTORY_PAGE_SIZE = 100;
@@ -82,7 +86,9 @@ const historyRowSchema = z.object({
   previous_state: z.string().nullable(),
   state: z.string().nullable(),
   notification_status: z.string(),
-  notifications_sent: z.array(z.object({ kind: z.string(), status: z.string(), error: z.string().nullable().optional() })),
+  notifications_sent: z.array(
+    z.object({ kind: z.string(), status: z.string(), error: z.string().nullable().optional() }),
+  ),
   error_message: z.string().nullable(),
   acknowledged_at: z.date().nullable(),
   acknowledged_by_email: z.string().nullable(),
@@ -91,7 +97,11 @@ const historyRowSchema = z.object({
 export type HistoryRow = z.infer<typeof historyRowSchema>;
 
 /** Newest first; `from`/`to` are whole days in the workspace's timezone. */
-export async function listHistory(tx: Tx, workspace: { id: string; timezone: string }, filter: HistoryFilter): Promise<HistoryRow[]> {
+export async function listHistory(
+  tx: Tx,
+  workspace: { id: string; timezone: string },
+  filter: HistoryFilter,
+): Promise<HistoryRow[]> {
   const rows = await tx.$queryRaw`
     SELECT h.id::text, h.alert_rule_id::text, r.name AS rule_name, r.metric_type, h.triggered_at,
       h.metric_value::float8 AS metric_value, h.threshold_value::float8 AS threshold_value, h.series_key, h.series_label,
@@ -149,6 +159,9 @@ export async function scopeOptions(tx: Tx, workspaceId: string) {
   return {
     agents: z.array(optionSchema).parse(agents),
     users: z.array(optionSchema).parse(users),
-    models: z.array(optionSchema).parse(models).map((m) => m.id),
+    models: z
+      .array(optionSchema)
+      .parse(models)
+      .map((m) => m.id),
   };
 }

@@ -55,7 +55,10 @@ export function rulePolicy(rule: RuleRow): RulePolicy {
 }
 
 /** How a scope maps onto the metric catalogue's filters and group-bys. */
-export function scopeQuery(scopeKind: ScopeKind, scopeValue: string | null): { filters: MetricFilters; groupBy: GroupBy | null } {
+export function scopeQuery(
+  scopeKind: ScopeKind,
+  scopeValue: string | null,
+): { filters: MetricFilters; groupBy: GroupBy | null } {
   switch (scopeKind) {
     case "workspace":
       return { filters: {}, groupBy: null };

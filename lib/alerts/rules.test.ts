@@ -34,12 +34,14 @@ beforeAll(async () => {
   receiver = await startHttpReceiver();
   process.env.ALERT_WEBHOOK_ALLOWLIST = "127.0.0.1";
   world = await createAlertWorld(db.owner, "alerts-rules");
-  const member = await db.owner.query<{ id: string }>(`INSERT INTO public.accounts (email) VALUES ('member@alerts.test') RETURNING id::text`);
+  const member = await db.owner.query<{ id: string }>(
+    `INSERT INTO public.accounts (email) VALUES ('member@alerts.test') RETURNING id::text`,
+  );
   memberId = member.rows[0].id;
-  await db.owner.query(`INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, 'member')`, [
-    world.workspaceId,
-    memberId,
-  ]);
+  await db.owner.query(
+    `INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, 'member')`,
+    [world.workspaceId, memberId],
+  );
 });
 afterAll(async () => {
   await receiver.close();
@@ -65,7 +67,9 @@ describe("rule form validation", () => {
     });
     expect(result.success).toBe(false);
     const errors = fieldErrors(result.error!);
-    expect(Object.keys(errors).sort()).toEqual(["channels.0.recipients.0", "name", "threshold", "windowMinutes"].sort());
+    expect(Object.keys(errors).sort()).toEqual(
+      ["channels.0.recipients.0", "name", "threshold", "windowMinutes"].sort(),
+    );
   });
 
   it("requires the scope value and refuses per-series scopes for non-additive metrics", () => {
@@ -101,7 +105,12 @@ describe("row-level security", () => {
     expect(seen).toEqual({ rules: 1, channels: 1, secrets: 0 });
     const write = withUserContext(
       memberId,
-      (tx) => createRule(tx, { workspaceId: world.workspaceId, accountId: memberId, input: ruleInputSchema.parse(validInput) }),
+      (tx) =>
+        createRule(tx, {
+          workspaceId: world.workspaceId,
+          accountId: memberId,
+          input: ruleInputSchema.parse(validInput),
+        }),
       db.appPrisma,
     );
     await expect(write).rejects.toThrow();
@@ -120,13 +129,18 @@ describe("row-level security", () => {
         createRule(tx, {
           workspaceId: world.workspaceId,
           accountId: world.ownerAccountId,
-          input: ruleInputSchema.parse({ ...validInput, name: "Original", channels: [{ kind: "webhook", url: receiver.url("/dup") }] }),
+          input: ruleInputSchema.parse({
+            ...validInput,
+            name: "Original",
+            channels: [{ kind: "webhook", url: receiver.url("/dup") }],
+          }),
         }),
       db.appPrisma,
     );
     const copy = await withUserContext(
       world.ownerAccountId,
-      (tx) => duplicateRule(tx, { workspaceId: world.workspaceId, ruleId: original.id, accountId: world.ownerAccountId }),
+      (tx) =>
+        duplicateRule(tx, { workspaceId: world.workspaceId, ruleId: original.id, accountId: world.ownerAccountId }),
       db.appPrisma,
     );
     const rows = await db.owner.query(`SELECT name, is_active FROM analytics.alert_rules WHERE id = $1`, [copy.id]);
@@ -158,7 +172,8 @@ describe("send test and acknowledge", () => {
     receiver.script("/test-broken", [500]);
     const results = await withUserContext(
       world.ownerAccountId,
-      (tx) => sendTestNotifications(tx, { workspace: { id: world.workspaceId, slug: "alerts-rules" }, ruleId: rule.id }),
+      (tx) =>
+        sendTestNotifications(tx, { workspace: { id: world.workspaceId, slug: "alerts-rules" }, ruleId: rule.id }),
       db.appPrisma,
     );
     expect(results.map((r) => [r.kind, r.outcome, r.httpStatus])).toEqual([
@@ -179,9 +194,10 @@ describe("send test and acknowledge", () => {
   });
 
   it("acknowledges once, recording who, when and the note", async () => {
-    const rule = await db.owner.query<{ id: string }>(`SELECT id::text FROM analytics.alert_rules WHERE workspace_id = $1 LIMIT 1`, [
-      world.workspaceId,
-    ]);
+    const rule = await db.owner.query<{ id: string }>(
+      `SELECT id::text FROM analytics.alert_rules WHERE workspace_id = $1 LIMIT 1`,
+      [world.workspaceId],
+    );
     const history = await db.owner.query<{ id: string }>(
       `INSERT INTO analytics.alert_history (workspace_id, alert_rule_id, previous_state, state, notification_status)
        VALUES ($1, $2, 'ok', 'firing', 'sent') RETURNING id::text`,
@@ -189,19 +205,36 @@ describe("send test and acknowledge", () => {
     );
     const byMember = await withUserContext(
       memberId,
-      (tx) => acknowledge(tx, { workspaceId: world.workspaceId, accountId: memberId, historyId: history.rows[0].id, note: "mine" }),
+      (tx) =>
+        acknowledge(tx, {
+          workspaceId: world.workspaceId,
+          accountId: memberId,
+          historyId: history.rows[0].id,
+          note: "mine",
+        }),
       db.appPrisma,
     );
     expect(byMember).toBe(false); // RLS: members cannot acknowledge
     const first = await withUserContext(
       world.ownerAccountId,
       (tx) =>
-        acknowledge(tx, { workspaceId: world.workspaceId, accountId: world.ownerAccountId, historyId: history.rows[0].id, note: "on it" }),
+        acknowledge(tx, {
+          workspaceId: world.workspaceId,
+          accountId: world.ownerAccountId,
+          historyId: history.rows[0].id,
+          note: "on it",
+        }),
       db.appPrisma,
     );
     const second = await withUserContext(
       world.ownerAccountId,
-      (tx) => acknowledge(tx, { workspaceId: world.workspaceId, accountId: world.ownerAccountId, historyId: history.rows[0].id, note: "again" }),
+      (tx) =>
+        acknowledge(tx, {
+          workspaceId: world.workspaceId,
+          accountId: world.ownerAccountId,
+          historyId: history.rows[0].id,
+          note: "again",
+        }),
       db.appPrisma,
     );
     expect([first, second]).toEqual([true, false]);
@@ -215,8 +248,17 @@ describe("send test and acknowledge", () => {
 
 describe("pure helpers", () => {
   it("preview replays the state machine over hourly values", () => {
-    const points = [1, 5, 6, 1, 7, 8, 9].map((value, i) => ({ t: new Date(Date.UTC(2026, 0, 1, i)).toISOString(), value }));
-    const policy = { pendingSeconds: 3600, repeatIntervalSeconds: null, noDataPolicy: "no_data" as const, errorPolicy: "error" as const, snoozedUntil: null };
+    const points = [1, 5, 6, 1, 7, 8, 9].map((value, i) => ({
+      t: new Date(Date.UTC(2026, 0, 1, i)).toISOString(),
+      value,
+    }));
+    const policy = {
+      pendingSeconds: 3600,
+      repeatIntervalSeconds: null,
+      noDataPolicy: "no_data" as const,
+      errorPolicy: "error" as const,
+      snoozedUntil: null,
+    };
     const fired = wouldHaveFired(points, { comparator: "greater_than", kind: "value", threshold: 4 }, policy);
     expect(fired).toEqual([points[2].t, points[5].t]);
   });
@@ -231,7 +273,20 @@ describe("pure helpers", () => {
     const none = parseAllowList("");
     expect(addressRefusal("93.184.216.34", none)).toBeNull();
     expect(addressRefusal("2606:4700::1111", none)).toBeNull();
-    for (const address of ["127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.0.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fd00:ec2::254", "::ffff:10.0.0.1", "::ffff:7f00:1"]) {
+    for (const address of [
+      "127.0.0.1",
+      "10.0.0.1",
+      "172.16.5.4",
+      "192.168.0.1",
+      "169.254.169.254",
+      "100.64.0.1",
+      "0.0.0.0",
+      "::1",
+      "fe80::1",
+      "fd00:ec2::254",
+      "::ffff:10.0.0.1",
+      "::ffff:7f00:1",
+    ]) {
       expect(addressRefusal(address, none), address).not.toBeNull();
     }
     const intranet = parseAllowList("10.20.0.0/16, hooks.intranet");

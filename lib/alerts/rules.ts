@@ -59,7 +59,12 @@ function ruleColumns(input: RuleInput) {
   };
 }
 
-async function writeChannels(tx: Tx, workspaceId: string, ruleId: string, channels: ChannelInput[]): Promise<NewSecret[]> {
+async function writeChannels(
+  tx: Tx,
+  workspaceId: string,
+  ruleId: string,
+  channels: ChannelInput[],
+): Promise<NewSecret[]> {
   const existing = await tx.alertChannel.findMany({ where: { workspaceId, alertRuleId: ruleId } });
   const keep = new Set(channels.map((c) => c.id).filter((id): id is string => id !== undefined));
   const removed = existing.filter((c) => !keep.has(c.id)).map((c) => c.id);
@@ -108,7 +113,9 @@ export async function updateRule(
   args: { workspaceId: string; ruleId: string; input: RuleInput },
 ): Promise<{ secrets: NewSecret[]; stateReset: boolean }> {
   await checkChannelTargets(args.input.channels);
-  const before = await tx.alertRule.findUnique({ where: { workspaceId_id: { workspaceId: args.workspaceId, id: args.ruleId } } });
+  const before = await tx.alertRule.findUnique({
+    where: { workspaceId_id: { workspaceId: args.workspaceId, id: args.ruleId } },
+  });
   if (!before) throw new RuleNotFoundError();
   const reset = conditionChanged(
     {
@@ -134,9 +141,15 @@ export async function updateRule(
 /** A changed condition makes old states meaningless: forget them and close open incidents. */
 export async function resetRuleState(tx: Tx, workspaceId: string, ruleId: string): Promise<void> {
   await tx.alertSeriesState.deleteMany({ where: { workspaceId, alertRuleId: ruleId } });
-  await tx.alertIncident.updateMany({ where: { workspaceId, alertRuleId: ruleId, resolvedAt: null }, data: { resolvedAt: new Date() } });
+  await tx.alertIncident.updateMany({
+    where: { workspaceId, alertRuleId: ruleId, resolvedAt: null },
+    data: { resolvedAt: new Date() },
+  });
   // Let the next tick evaluate the new condition at once.
-  await tx.alertRule.update({ where: { workspaceId_id: { workspaceId, id: ruleId } }, data: { lastEvaluatedAt: null } });
+  await tx.alertRule.update({
+    where: { workspaceId_id: { workspaceId, id: ruleId } },
+    data: { lastEvaluatedAt: null },
+  });
 }
 
 export class RuleNotFoundError extends Error {
@@ -147,9 +160,13 @@ export class RuleNotFoundError extends Error {
 }
 
 export async function duplicateRule(tx: Tx, args: { workspaceId: string; ruleId: string; accountId: string }) {
-  const rule = await tx.alertRule.findUnique({ where: { workspaceId_id: { workspaceId: args.workspaceId, id: args.ruleId } } });
+  const rule = await tx.alertRule.findUnique({
+    where: { workspaceId_id: { workspaceId: args.workspaceId, id: args.ruleId } },
+  });
   if (!rule) throw new RuleNotFoundError();
-  const channels = await tx.alertChannel.findMany({ where: { workspaceId: args.workspaceId, alertRuleId: args.ruleId } });
+  const channels = await tx.alertChannel.findMany({
+    where: { workspaceId: args.workspaceId, alertRuleId: args.ruleId },
+  });
   const copy = await tx.alertRule.create({
     data: {
       workspaceId: args.workspaceId,
@@ -179,19 +196,27 @@ export async function duplicateRule(tx: Tx, args: { workspaceId: string; ruleId:
     args.workspaceId,
     copy.id,
     channels.map((c): ChannelInput =>
-      c.kind === "email" ? { kind: "email", recipients: c.emailRecipients } : { kind: c.kind === "slack" ? "slack" : "webhook", url: c.url ?? "" },
+      c.kind === "email"
+        ? { kind: "email", recipients: c.emailRecipients }
+        : { kind: c.kind === "slack" ? "slack" : "webhook", url: c.url ?? "" },
     ),
   );
   return { id: copy.id, secrets };
 }
 
 export async function setRuleActive(tx: Tx, workspaceId: string, ruleId: string, isActive: boolean) {
-  const { count } = await tx.alertRule.updateMany({ where: { workspaceId, id: ruleId }, data: { isActive, updatedAt: new Date() } });
+  const { count } = await tx.alertRule.updateMany({
+    where: { workspaceId, id: ruleId },
+    data: { isActive, updatedAt: new Date() },
+  });
   if (count === 0) throw new RuleNotFoundError();
 }
 
 export async function snoozeRule(tx: Tx, workspaceId: string, ruleId: string, until: Date | null) {
-  const { count } = await tx.alertRule.updateMany({ where: { workspaceId, id: ruleId }, data: { snoozedUntil: until, updatedAt: new Date() } });
+  const { count } = await tx.alertRule.updateMany({
+    where: { workspaceId, id: ruleId },
+    data: { snoozedUntil: until, updatedAt: new Date() },
+  });
   if (count === 0) throw new RuleNotFoundError();
 }
 
@@ -206,7 +231,10 @@ export const acknowledgeSchema = z.object({
 });
 
 /** Records who acknowledged and when; a second acknowledgement keeps the first one's who/when. */
-export async function acknowledge(tx: Tx, args: { workspaceId: string; accountId: string; historyId: string; note: string }) {
+export async function acknowledge(
+  tx: Tx,
+  args: { workspaceId: string; accountId: string; historyId: string; note: string },
+) {
   const { count } = await tx.alertHistory.updateMany({
     where: { workspaceId: args.workspaceId, id: args.historyId, acknowledgedAt: null },
     data: { acknowledgedAt: new Date(), acknowledgedBy: args.accountId, notes: args.note === "" ? null : args.note },

@@ -40,8 +40,16 @@ export const ruleInputSchema = z
       .number({ error: "Enter a number" })
       .refine(Number.isFinite, "Enter a number")
       .refine((v) => Math.abs(v) < 1e12, "The threshold is too large"),
-    windowMinutes: z.coerce.number().int("Whole minutes only").min(1, "At least 1 minute").max(10080, "At most 7 days (10080 minutes)"),
-    pendingMinutes: z.coerce.number().int("Whole minutes only").min(0, "0 or more").max(1440, "At most 24 hours (1440 minutes)"),
+    windowMinutes: z.coerce
+      .number()
+      .int("Whole minutes only")
+      .min(1, "At least 1 minute")
+      .max(10080, "At most 7 days (10080 minutes)"),
+    pendingMinutes: z.coerce
+      .number()
+      .int("Whole minutes only")
+      .min(0, "0 or more")
+      .max(1440, "At most 24 hours (1440 minutes)"),
     repeatMinutes: optionalMinutes.refine(
       (v) => v === null || (v >= 1 && v <= 10080),
       "Between 1 and 10080 minutes, or empty to never repeat",
@@ -58,18 +66,30 @@ export const ruleInputSchema = z
     if (needsValue && rule.scopeValue === "") {
       ctx.addIssue({ code: "custom", path: ["scopeValue"], message: `Choose the ${rule.scopeKind} this rule watches` });
     }
-    if ((rule.scopeKind === "agent" || rule.scopeKind === "user") && rule.scopeValue !== "" && !z.uuid().safeParse(rule.scopeValue).success) {
+    if (
+      (rule.scopeKind === "agent" || rule.scopeKind === "user") &&
+      rule.scopeValue !== "" &&
+      !z.uuid().safeParse(rule.scopeValue).success
+    ) {
       ctx.addIssue({ code: "custom", path: ["scopeValue"], message: `Choose an ${rule.scopeKind} from the list` });
     }
     const { filters, groupBy } = scopeQuery(rule.scopeKind, needsValue ? rule.scopeValue : null);
     for (const key of Object.keys(filters) as FilterKey[]) {
       if (!(definition.filters as readonly FilterKey[]).includes(key)) {
-        ctx.addIssue({ code: "custom", path: ["scopeKind"], message: `${definition.label} cannot be narrowed to one ${rule.scopeKind}` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["scopeKind"],
+          message: `${definition.label} cannot be narrowed to one ${rule.scopeKind}`,
+        });
       }
     }
     if (groupBy !== null) {
       if (!(definition.groupBys as readonly GroupBy[]).includes(groupBy)) {
-        ctx.addIssue({ code: "custom", path: ["scopeKind"], message: `${definition.label} cannot be split by ${groupBy}` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["scopeKind"],
+          message: `${definition.label} cannot be split by ${groupBy}`,
+        });
       } else if (!isAdditiveMetric(metric)) {
         ctx.addIssue({
           code: "custom",
@@ -93,7 +113,15 @@ export function fieldErrors(error: z.ZodError): Record<string, string> {
 
 /** Whether an edit changes what is evaluated (then the series states start over). */
 export function conditionChanged(
-  before: { metric: string; scopeKind: string; scopeValue: string; comparator: string; conditionKind: string; threshold: number; windowMinutes: number },
+  before: {
+    metric: string;
+    scopeKind: string;
+    scopeValue: string;
+    comparator: string;
+    conditionKind: string;
+    threshold: number;
+    windowMinutes: number;
+  },
   after: RuleInput,
 ): boolean {
   return (

@@ -9,14 +9,23 @@ import { channelTarget, messageId } from "./deliver";
 import { alertLink, buildPayload } from "./payload";
 import { RuleNotFoundError } from "./rules";
 
-export type TestResult = { channelId: string; kind: string; target: string; outcome: DeliveryOutcome; httpStatus: number | null; error: string | null };
+export type TestResult = {
+  channelId: string;
+  kind: string;
+  target: string;
+  outcome: DeliveryOutcome;
+  httpStatus: number | null;
+  error: string | null;
+};
 
 export async function sendTestNotifications(
   tx: Tx,
   args: { workspace: { id: string; slug: string }; ruleId: string; now?: Date },
 ): Promise<TestResult[]> {
   const now = args.now ?? new Date();
-  const rule = await tx.alertRule.findUnique({ where: { workspaceId_id: { workspaceId: args.workspace.id, id: args.ruleId } } });
+  const rule = await tx.alertRule.findUnique({
+    where: { workspaceId_id: { workspaceId: args.workspace.id, id: args.ruleId } },
+  });
   if (!rule) throw new RuleNotFoundError();
   const channels = await tx.alertChannel.findMany({
     where: { workspaceId: args.workspace.id, alertRuleId: rule.id },
@@ -45,7 +54,11 @@ export async function sendTestNotifications(
         threshold_value: threshold,
       },
       conditionText: describeCondition(
-        { comparator: comparatorSchema.parse(rule.condition), kind: conditionKindSchema.parse(rule.conditionKind), threshold },
+        {
+          comparator: comparatorSchema.parse(rule.condition),
+          kind: conditionKindSchema.parse(rule.conditionKind),
+          threshold,
+        },
         rule.metricType,
       ),
       event: "test",

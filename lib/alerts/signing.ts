@@ -18,7 +18,9 @@ function secretKey(secret: string): Buffer {
 }
 
 export function sign(secret: string, messageId: string, timestampSeconds: number, body: string): string {
-  const digest = createHmac("sha256", secretKey(secret)).update(`${messageId}.${timestampSeconds}.${body}`).digest("base64");
+  const digest = createHmac("sha256", secretKey(secret))
+    .update(`${messageId}.${timestampSeconds}.${body}`)
+    .digest("base64");
   return `v1,${digest}`;
 }
 

@@ -47,14 +47,23 @@ function blockedAddresses(): net.BlockList {
 const BLOCKED = blockedAddresses();
 
 /** Hostnames that name metadata services without being IP literals. */
-const BLOCKED_HOSTNAMES = new Set(["localhost", "metadata", "metadata.google.internal", "metadata.goog", "instance-data"]);
+const BLOCKED_HOSTNAMES = new Set([
+  "localhost",
+  "metadata",
+  "metadata.google.internal",
+  "metadata.goog",
+  "instance-data",
+]);
 
 type AllowList = { hosts: Set<string>; addresses: net.BlockList };
 
 export function parseAllowList(raw: string | undefined): AllowList {
   const hosts = new Set<string>();
   const addresses = new net.BlockList();
-  for (const entry of (raw ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+  for (const entry of (raw ?? "")
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)) {
     const [address, prefixText] = entry.split("/");
     const family = net.isIP(address);
     if (family === 0) {
@@ -154,7 +163,11 @@ export async function assertSafeTarget(raw: string): Promise<URL> {
   return url;
 }
 
-type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
+type LookupCallback = (
+  error: NodeJS.ErrnoException | null,
+  address: string | dns.LookupAddress[],
+  family?: number,
+) => void;
 
 /**
  * A `lookup` for http.request that refuses unsafe addresses: the socket can only ever connect to

@@ -144,7 +144,10 @@ describe("repeat interval", () => {
   });
 
   it("never repeats without an interval", () => {
-    const results = run(Array.from({ length: 20 }, () => breach), policy());
+    const results = run(
+      Array.from({ length: 20 }, () => breach),
+      policy(),
+    );
     expect(results.filter((r) => r.notification)).toHaveLength(1);
   });
 
@@ -248,7 +251,11 @@ describe("conditions", () => {
       value: -30,
       breached: true,
     });
-    expect(observe({ kind: "percent_change", comparator: "greater_than", threshold: 50 }, 5, 0)).toEqual({ kind: "no_data" });
-    expect(observe({ kind: "value", comparator: "greater_than", threshold: 50 }, null, 10)).toEqual({ kind: "no_data" });
+    expect(observe({ kind: "percent_change", comparator: "greater_than", threshold: 50 }, 5, 0)).toEqual({
+      kind: "no_data",
+    });
+    expect(observe({ kind: "value", comparator: "greater_than", threshold: 50 }, null, 10)).toEqual({
+      kind: "no_data",
+    });
   });
 });

@@ -51,9 +51,7 @@ export type SeriesState = {
 };
 
 export type Observation =
-  | { kind: "value"; value: number; breached: boolean }
-  | { kind: "no_data" }
-  | { kind: "error"; message: string };
+  { kind: "value"; value: number; breached: boolean } | { kind: "no_data" } | { kind: "error"; message: string };
 
 export type RulePolicy = {
   pendingSeconds: number;
@@ -88,7 +86,12 @@ export function initialSeriesState(now: Date): SeriesState {
 
 type Input = "breach" | "clear" | "no_data" | "error" | "keep";
 
-const NO_DATA_INPUT: Record<NoDataPolicy, Input> = { no_data: "no_data", alerting: "breach", ok: "clear", keep_last: "keep" };
+const NO_DATA_INPUT: Record<NoDataPolicy, Input> = {
+  no_data: "no_data",
+  alerting: "breach",
+  ok: "clear",
+  keep_last: "keep",
+};
 const ERROR_INPUT: Record<ErrorPolicy, Input> = { error: "error", alerting: "breach", ok: "clear", keep_last: "keep" };
 
 function classify(observation: Observation, policy: RulePolicy): Input {
@@ -182,7 +185,13 @@ export function step(current: SeriesState, observation: Observation, policy: Rul
     // Leaving an alerting state resolves its incident. Nothing to resolve if nothing was ever sent.
     const notification = plan("resolved", current.incidentSeq, current.eventSeq + 1, current.lastNotifiedAt === null);
     return {
-      next: { state: to, stateSince: now, lastNotifiedAt: null, incidentSeq: current.incidentSeq, eventSeq: current.eventSeq + 1 },
+      next: {
+        state: to,
+        stateSince: now,
+        lastNotifiedAt: null,
+        incidentSeq: current.incidentSeq,
+        eventSeq: current.eventSeq + 1,
+      },
       transition,
       notification,
       enteredFiring: false,

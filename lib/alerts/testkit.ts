@@ -43,7 +43,11 @@ export async function startHttpReceiver(): Promise<HttpReceiver> {
 
 export type ReceivedMail = { from: string; to: string[]; raw: string };
 
-export async function startSmtpReceiver(): Promise<{ port: number; messages: ReceivedMail[]; close: () => Promise<void> }> {
+export async function startSmtpReceiver(): Promise<{
+  port: number;
+  messages: ReceivedMail[];
+  close: () => Promise<void>;
+}> {
   const messages: ReceivedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -91,7 +95,12 @@ export async function createAlertWorld(owner: pg.Pool, slug: string, userCount =
     workspaceId,
     account.rows[0].id,
   ]);
-  return { workspaceId, userIds: users.rows.map((r) => r.id), agentId: agent.rows[0].id, ownerAccountId: account.rows[0].id };
+  return {
+    workspaceId,
+    userIds: users.rows.map((r) => r.id),
+    agentId: agent.rows[0].id,
+    ownerAccountId: account.rows[0].id,
+  };
 }
 
 /** One priced LLM call at `at`, marking its hour dirty exactly as ingest does. */

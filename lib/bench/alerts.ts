@@ -36,8 +36,12 @@ export async function benchAlerts(ctx: BenchContext): Promise<BenchResult[]> {
   try {
     const now = new Date();
     const first = await timed(() => evaluateAlerts(db, { now, concurrency: CONCURRENCY }));
-    const second = await timed(() => evaluateAlerts(db, { now: new Date(now.getTime() + 60_000), concurrency: CONCURRENCY }));
-    log(`alerts: tick 1 ${first.result.rulesEvaluated} rules, ${first.result.transitions} transitions, ${first.result.errors} errors`);
+    const second = await timed(() =>
+      evaluateAlerts(db, { now: new Date(now.getTime() + 60_000), concurrency: CONCURRENCY }),
+    );
+    log(
+      `alerts: tick 1 ${first.result.rulesEvaluated} rules, ${first.result.transitions} transitions, ${first.result.errors} errors`,
+    );
     results.push({
       section: SECTION,
       name: `evaluate ${first.result.rulesEvaluated} active rules, first tick (${first.result.transitions} transitions)`,

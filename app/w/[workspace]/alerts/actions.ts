@@ -49,7 +49,8 @@ async function run<T>(action: () => Promise<T>): Promise<ActionResult<T>> {
         fields: Object.fromEntries(Object.entries(fieldErrors(error)).map(([k, v]) => [k, [v]])),
       };
     }
-    if (error instanceof RuleNotFoundError) return { ok: false, status: 404, error: "This alert rule no longer exists." };
+    if (error instanceof RuleNotFoundError)
+      return { ok: false, status: 404, error: "This alert rule no longer exists." };
     if (error instanceof MetricQueryError) return { ok: false, status: 400, error: error.message };
     const described = describeClientError(error);
     if (!described) throw error;
@@ -80,7 +81,10 @@ export async function saveRuleAction(slug: string, ruleId: string | null, raw: u
   });
 }
 
-export async function duplicateRuleAction(slug: string, ruleId: string): Promise<ActionResult<{ id: string; secrets: NewSecret[] }>> {
+export async function duplicateRuleAction(
+  slug: string,
+  ruleId: string,
+): Promise<ActionResult<{ id: string; secrets: NewSecret[] }>> {
   return run(async () => {
     const access = await authorizeWorkspace(slug, "alerts.manage");
     const id = ruleIdSchema.parse(ruleId);
@@ -92,11 +96,17 @@ export async function duplicateRuleAction(slug: string, ruleId: string): Promise
   });
 }
 
-export async function setRuleActiveAction(slug: string, ruleId: string, isActive: boolean): Promise<ActionResult<null>> {
+export async function setRuleActiveAction(
+  slug: string,
+  ruleId: string,
+  isActive: boolean,
+): Promise<ActionResult<null>> {
   return run(async () => {
     const access = await authorizeWorkspace(slug, "alerts.manage");
     const id = ruleIdSchema.parse(ruleId);
-    await withUserContext(access.account.id, (tx) => setRuleActive(tx, access.workspace.id, id, z.boolean().parse(isActive)));
+    await withUserContext(access.account.id, (tx) =>
+      setRuleActive(tx, access.workspace.id, id, z.boolean().parse(isActive)),
+    );
     revalidatePath(`/w/${slug}/alerts`);
     return null;
   });
@@ -114,10 +124,18 @@ export async function deleteRuleAction(slug: string, ruleId: string): Promise<Ac
 
 const snoozeSchema = z.object({
   // Minutes from now; 0 ends the snooze.
-  minutes: z.coerce.number().int().min(0, "0 or more minutes").max(30 * 24 * 60, "At most 30 days"),
+  minutes: z.coerce
+    .number()
+    .int()
+    .min(0, "0 or more minutes")
+    .max(30 * 24 * 60, "At most 30 days"),
 });
 
-export async function snoozeRuleAction(slug: string, ruleId: string, minutes: number): Promise<ActionResult<{ until: string | null }>> {
+export async function snoozeRuleAction(
+  slug: string,
+  ruleId: string,
+  minutes: number,
+): Promise<ActionResult<{ until: string | null }>> {
   return run(async () => {
     const access = await authorizeWorkspace(slug, "alerts.manage");
     const id = ruleIdSchema.parse(ruleId);
@@ -141,12 +159,20 @@ export async function sendTestAction(slug: string, ruleId: string): Promise<Acti
   });
 }
 
-export async function acknowledgeAction(slug: string, raw: { historyId: string; note: string }): Promise<ActionResult<{ acknowledged: boolean }>> {
+export async function acknowledgeAction(
+  slug: string,
+  raw: { historyId: string; note: string },
+): Promise<ActionResult<{ acknowledged: boolean }>> {
   return run(async () => {
     const access = await authorizeWorkspace(slug, "alerts.manage");
     const input = acknowledgeSchema.parse(raw);
     const acknowledged = await withUserContext(access.account.id, (tx) =>
-      acknowledge(tx, { workspaceId: access.workspace.id, accountId: access.account.id, historyId: input.historyId, note: input.note }),
+      acknowledge(tx, {
+        workspaceId: access.workspace.id,
+        accountId: access.account.id,
+        historyId: input.historyId,
+        note: input.note,
+      }),
     );
     revalidatePath(`/w/${slug}/alerts/history`);
     return { acknowledged };
@@ -172,7 +198,8 @@ export async function previewRuleAction(slug: string, raw: unknown): Promise<Act
     const access = await authorizeWorkspace(slug, "alerts.read");
     const input = previewSchema.parse(raw);
     const needsValue = input.scopeKind === "agent" || input.scopeKind === "user" || input.scopeKind === "model";
-    if (needsValue && input.scopeValue === "") throw new RuleInputError({ scopeValue: `Choose the ${input.scopeKind} to preview` });
+    if (needsValue && input.scopeValue === "")
+      throw new RuleInputError({ scopeValue: `Choose the ${input.scopeKind} to preview` });
     return withUserContext(access.account.id, (tx) =>
       previewRule(tx, {
         workspace: { id: access.workspace.id, timezone: access.workspace.timezone },

@@ -45,7 +45,11 @@ export default async function AlertsPage({ params }: { params: Promise<{ workspa
       {rules.length === 0 ? (
         <div className="empty-state">
           <h2>No alert rules yet</h2>
-          <p>{canManage ? "Create one to be told when an agent fails, spend spikes or runtimes grow." : "Admins of this workspace can create rules."}</p>
+          <p>
+            {canManage
+              ? "Create one to be told when an agent fails, spend spikes or runtimes grow."
+              : "Admins of this workspace can create rules."}
+          </p>
         </div>
       ) : (
         <div className="table-wrap">
@@ -72,7 +76,7 @@ export default async function AlertsPage({ params }: { params: Promise<{ workspa
                   },
                   rule.metric_type,
                 );
-                const snoozed = rule.snoozed_until && rule.snoozed_until.getTime() > Date.now();
+                const snoozed = rule.is_snoozed;
                 return (
                   <tr key={rule.id} data-testid={`rule-${rule.name}`}>
                     <td>
@@ -82,19 +86,35 @@ export default async function AlertsPage({ params }: { params: Promise<{ workspa
                     <td>
                       {condition} over {rule.evaluation_window_minutes} min
                     </td>
-                    <td>{scopeLabel({ scope_kind: scopeKindSchema.parse(rule.scope_kind), scope_value: rule.scope_value })}</td>
+                    <td>
+                      {scopeLabel({
+                        scope_kind: scopeKindSchema.parse(rule.scope_kind),
+                        scope_value: rule.scope_value,
+                      })}
+                    </td>
                     <td data-testid="rule-state">{stateSummary(rule)}</td>
                     <td>{rule.channel_kinds.join(", ") || "history only"}</td>
                     <td>
-                      {rule.trigger_count}×{rule.last_triggered_at ? `, last ${rule.last_triggered_at.toISOString().slice(0, 16).replace("T", " ")} UTC` : ""}
+                      {rule.trigger_count}×
+                      {rule.last_triggered_at
+                        ? `, last ${rule.last_triggered_at.toISOString().slice(0, 16).replace("T", " ")} UTC`
+                        : ""}
                     </td>
                     <td>
                       {rule.is_active ? "active" : "disabled"}
-                      {snoozed ? `, snoozed until ${rule.snoozed_until?.toISOString().slice(0, 16).replace("T", " ")} UTC` : ""}
+                      {snoozed
+                        ? `, snoozed until ${rule.snoozed_until?.toISOString().slice(0, 16).replace("T", " ")} UTC`
+                        : ""}
                     </td>
                     {canManage ? (
                       <td>
-                        <RuleRowActions slug={slug} ruleId={rule.id} name={rule.name} isActive={rule.is_active} snoozed={Boolean(snoozed)} />
+                        <RuleRowActions
+                          slug={slug}
+                          ruleId={rule.id}
+                          name={rule.name}
+                          isActive={rule.is_active}
+                          snoozed={snoozed}
+                        />
                       </td>
                     ) : null}
                   </tr>

@@ -1,7 +1,17 @@
 "use client";
 
 import { useId } from "react";
-import { CartesianGrid, ComposedChart, Line, ReferenceDot, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import {
+  CartesianGrid,
+  ComposedChart,
+  Line,
+  ReferenceDot,
+  ReferenceLine,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from "recharts";
 import type { PreviewSeries } from "@/lib/alerts/preview";
 
 const COLORS = ["#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2"];
@@ -45,7 +55,11 @@ export function PreviewChart({
       <h2 id={titleId} className="card-title">
         Preview: last {range === "24h" ? "24 hours" : "7 days"} ({unit})
       </h2>
-      <div className="chart-body" role="img" aria-label={`Metric over the last ${range} with the threshold and ${fired.length} firing moment(s)`}>
+      <div
+        className="chart-body"
+        role="img"
+        aria-label={`Metric over the last ${range} with the threshold and ${fired.length} firing moment(s)`}
+      >
         <ResponsiveContainer width="100%" height="100%">
           <ComposedChart data={rows} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
             <CartesianGrid vertical={false} />
@@ -65,7 +79,12 @@ export function PreviewChart({
               />
             ))}
             {!thresholdIsPercent && Number.isFinite(threshold) ? (
-              <ReferenceLine y={threshold} stroke="#dc2626" strokeDasharray="6 4" label={{ value: `threshold ${threshold}`, position: "insideTopRight" }} />
+              <ReferenceLine
+                y={threshold}
+                stroke="#dc2626"
+                strokeDasharray="6 4"
+                label={{ value: `threshold ${threshold}`, position: "insideTopRight" }}
+              />
             ) : null}
             {fired.map((f) =>
               f.value === null ? (

@@ -191,7 +191,13 @@ export function RuleForm({
     >
       <div className="field">
         <label htmlFor="rule-name">Name</label>
-        <input id="rule-name" className="input" value={draft.name} onChange={(e) => set("name", e.target.value)} maxLength={255} />
+        <input
+          id="rule-name"
+          className="input"
+          value={draft.name}
+          onChange={(e) => set("name", e.target.value)}
+          maxLength={255}
+        />
         {fieldError("name")}
       </div>
       <div className="field">
@@ -223,7 +229,9 @@ export function RuleForm({
           id="rule-scope"
           className="input"
           value={draft.scopeKind}
-          onChange={(e) => setDraft((d) => ({ ...d, scopeKind: e.target.value as RuleDraft["scopeKind"], scopeValue: "" }))}
+          onChange={(e) =>
+            setDraft((d) => ({ ...d, scopeKind: e.target.value as RuleDraft["scopeKind"], scopeValue: "" }))
+          }
         >
           {SCOPE_KINDS.map((kind) => (
             <option key={kind} value={kind}>
@@ -235,16 +243,26 @@ export function RuleForm({
       </div>
       {draft.scopeKind === "agent" || draft.scopeKind === "user" || draft.scopeKind === "model" ? (
         <div className="field">
-          <label htmlFor="rule-scope-value">{draft.scopeKind === "agent" ? "Agent" : draft.scopeKind === "user" ? "User" : "Model"}</label>
-          <select id="rule-scope-value" className="input" value={draft.scopeValue} onChange={(e) => set("scopeValue", e.target.value)}>
+          <label htmlFor="rule-scope-value">
+            {draft.scopeKind === "agent" ? "Agent" : draft.scopeKind === "user" ? "User" : "Model"}
+          </label>
+          <select
+            id="rule-scope-value"
+            className="input"
+            value={draft.scopeValue}
+            onChange={(e) => set("scopeValue", e.target.value)}
+          >
             <option value="">Choose…</option>
-            {(draft.scopeKind === "agent" ? agents : draft.scopeKind === "user" ? users : models.map((m) => ({ id: m, label: m }))).map(
-              (option) => (
-                <option key={option.id} value={option.id}>
-                  {option.label}
-                </option>
-              ),
-            )}
+            {(draft.scopeKind === "agent"
+              ? agents
+              : draft.scopeKind === "user"
+                ? users
+                : models.map((m) => ({ id: m, label: m }))
+            ).map((option) => (
+              <option key={option.id} value={option.id}>
+                {option.label}
+              </option>
+            ))}
           </select>
           {fieldError("scopeValue")}
         </div>
@@ -292,24 +310,50 @@ export function RuleForm({
         </div>
         <div className="field">
           <label htmlFor="rule-window">Evaluation window (minutes)</label>
-          <input id="rule-window" className="input" inputMode="numeric" value={draft.windowMinutes} onChange={(e) => set("windowMinutes", e.target.value)} />
-          <span className="field-hint">Rollups are hourly: the window is widened to whole hours (whole days for per-user splits).</span>
+          <input
+            id="rule-window"
+            className="input"
+            inputMode="numeric"
+            value={draft.windowMinutes}
+            onChange={(e) => set("windowMinutes", e.target.value)}
+          />
+          <span className="field-hint">
+            Rollups are hourly: the window is widened to whole hours (whole days for per-user splits).
+          </span>
           {fieldError("windowMinutes")}
         </div>
         <div className="field">
           <label htmlFor="rule-pending">Pending period (minutes)</label>
-          <input id="rule-pending" className="input" inputMode="numeric" value={draft.pendingMinutes} onChange={(e) => set("pendingMinutes", e.target.value)} />
+          <input
+            id="rule-pending"
+            className="input"
+            inputMode="numeric"
+            value={draft.pendingMinutes}
+            onChange={(e) => set("pendingMinutes", e.target.value)}
+          />
           <span className="field-hint">How long the condition must hold before the alert fires. 0 fires at once.</span>
           {fieldError("pendingMinutes")}
         </div>
         <div className="field">
           <label htmlFor="rule-repeat">Repeat interval (minutes)</label>
-          <input id="rule-repeat" className="input" inputMode="numeric" value={draft.repeatMinutes} placeholder="never" onChange={(e) => set("repeatMinutes", e.target.value)} />
+          <input
+            id="rule-repeat"
+            className="input"
+            inputMode="numeric"
+            value={draft.repeatMinutes}
+            placeholder="never"
+            onChange={(e) => set("repeatMinutes", e.target.value)}
+          />
           {fieldError("repeatMinutes")}
         </div>
         <div className="field">
           <label htmlFor="rule-nodata">If there is no data</label>
-          <select id="rule-nodata" className="input" value={draft.noDataPolicy} onChange={(e) => set("noDataPolicy", e.target.value as RuleDraft["noDataPolicy"])}>
+          <select
+            id="rule-nodata"
+            className="input"
+            value={draft.noDataPolicy}
+            onChange={(e) => set("noDataPolicy", e.target.value as RuleDraft["noDataPolicy"])}
+          >
             {NO_DATA_POLICIES.map((p) => (
               <option key={p} value={p}>
                 {NO_DATA_LABELS[p]}
@@ -319,7 +363,12 @@ export function RuleForm({
         </div>
         <div className="field">
           <label htmlFor="rule-error">If evaluation fails</label>
-          <select id="rule-error" className="input" value={draft.errorPolicy} onChange={(e) => set("errorPolicy", e.target.value as RuleDraft["errorPolicy"])}>
+          <select
+            id="rule-error"
+            className="input"
+            value={draft.errorPolicy}
+            onChange={(e) => set("errorPolicy", e.target.value as RuleDraft["errorPolicy"])}
+          >
             {ERROR_POLICIES.map((p) => (
               <option key={p} value={p}>
                 {ERROR_LABELS[p]}
@@ -331,18 +380,29 @@ export function RuleForm({
 
       <fieldset className="alert-fieldset">
         <legend>Notify</legend>
-        {draft.channels.length === 0 ? <p className="field-hint">No channels: transitions are recorded in the history only.</p> : null}
+        {draft.channels.length === 0 ? (
+          <p className="field-hint">No channels: transitions are recorded in the history only.</p>
+        ) : null}
         {draft.channels.map((channel, index) => (
           <div className="field alert-channel" key={index}>
             <label htmlFor={`channel-${index}`}>
-              {channel.kind === "webhook" ? "Webhook URL" : channel.kind === "slack" ? "Slack incoming-webhook URL" : "Email recipients (comma-separated)"}
+              {channel.kind === "webhook"
+                ? "Webhook URL"
+                : channel.kind === "slack"
+                  ? "Slack incoming-webhook URL"
+                  : "Email recipients (comma-separated)"}
             </label>
             <input
               id={`channel-${index}`}
               className="input"
               value={channel.kind === "email" ? channel.recipients : channel.url}
               onChange={(e) =>
-                updateChannel(index, channel.kind === "email" ? { ...channel, recipients: e.target.value } : { ...channel, url: e.target.value })
+                updateChannel(
+                  index,
+                  channel.kind === "email"
+                    ? { ...channel, recipients: e.target.value }
+                    : { ...channel, url: e.target.value },
+                )
               }
             />
             {fieldError(`channels.${index}.url`)}
@@ -351,20 +411,41 @@ export function RuleForm({
               .filter((k) => k.startsWith(`channels.${index}.recipients.`))
               .slice(0, 1)
               .map((k) => fieldError(k))}
-            <button type="button" className="button button-small" onClick={() => set("channels", draft.channels.filter((_, i) => i !== index))}>
+            <button
+              type="button"
+              className="button button-small"
+              onClick={() =>
+                set(
+                  "channels",
+                  draft.channels.filter((_, i) => i !== index),
+                )
+              }
+            >
               Remove
             </button>
           </div>
         ))}
         {fieldError("channels")}
         <div className="alert-actions">
-          <button type="button" className="button button-small" onClick={() => set("channels", [...draft.channels, { kind: "webhook", url: "" }])}>
+          <button
+            type="button"
+            className="button button-small"
+            onClick={() => set("channels", [...draft.channels, { kind: "webhook", url: "" }])}
+          >
             Add webhook
           </button>
-          <button type="button" className="button button-small" onClick={() => set("channels", [...draft.channels, { kind: "slack", url: "" }])}>
+          <button
+            type="button"
+            className="button button-small"
+            onClick={() => set("channels", [...draft.channels, { kind: "slack", url: "" }])}
+          >
             Add Slack
           </button>
-          <button type="button" className="button button-small" onClick={() => set("channels", [...draft.channels, { kind: "email", recipients: "" }])}>
+          <button
+            type="button"
+            className="button button-small"
+            onClick={() => set("channels", [...draft.channels, { kind: "email", recipients: "" }])}
+          >
             Add email
           </button>
         </div>
@@ -388,7 +469,10 @@ export function RuleForm({
         </div>
       ) : null}
       {message ? (
-        <p role={Object.keys(errors).length ? "alert" : "status"} className={Object.keys(errors).length ? "alert-error" : undefined}>
+        <p
+          role={Object.keys(errors).length ? "alert" : "status"}
+          className={Object.keys(errors).length ? "alert-error" : undefined}
+        >
           {message}
         </p>
       ) : null}

@@ -4,7 +4,13 @@ import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 import type { ActionResult } from "@/lib/access/authorize";
 import type { TestResult } from "@/lib/alerts/send-test";
-import { deleteRuleAction, duplicateRuleAction, sendTestAction, setRuleActiveAction, snoozeRuleAction } from "./actions";
+import {
+  deleteRuleAction,
+  duplicateRuleAction,
+  sendTestAction,
+  setRuleActiveAction,
+  snoozeRuleAction,
+} from "./actions";
 
 /** Row buttons of the rules table; each calls its own server action, which checks the permission. */
 export function RuleRowActions({
@@ -39,27 +45,57 @@ export function RuleRowActions({
 
   return (
     <div className="alert-actions" aria-label={`Actions for ${name}`}>
-      <button type="button" className="button button-small" disabled={pending} onClick={() => run(() => setRuleActiveAction(slug, ruleId, !isActive))}>
+      <button
+        type="button"
+        className="button button-small"
+        disabled={pending}
+        onClick={() => run(() => setRuleActiveAction(slug, ruleId, !isActive))}
+      >
         {isActive ? "Disable" : "Enable"}
       </button>
-      <button type="button" className="button button-small" disabled={pending} onClick={() => run(() => duplicateRuleAction(slug, ruleId))}>
+      <button
+        type="button"
+        className="button button-small"
+        disabled={pending}
+        onClick={() => run(() => duplicateRuleAction(slug, ruleId))}
+      >
         Duplicate
       </button>
       {snoozed ? (
-        <button type="button" className="button button-small" disabled={pending} onClick={() => run(() => snoozeRuleAction(slug, ruleId, 0))}>
+        <button
+          type="button"
+          className="button button-small"
+          disabled={pending}
+          onClick={() => run(() => snoozeRuleAction(slug, ruleId, 0))}
+        >
           Unsnooze
         </button>
       ) : (
         <>
-          <button type="button" className="button button-small" disabled={pending} onClick={() => run(() => snoozeRuleAction(slug, ruleId, 60))}>
+          <button
+            type="button"
+            className="button button-small"
+            disabled={pending}
+            onClick={() => run(() => snoozeRuleAction(slug, ruleId, 60))}
+          >
             Snooze 1 h
           </button>
-          <button type="button" className="button button-small" disabled={pending} onClick={() => run(() => snoozeRuleAction(slug, ruleId, 24 * 60))}>
+          <button
+            type="button"
+            className="button button-small"
+            disabled={pending}
+            onClick={() => run(() => snoozeRuleAction(slug, ruleId, 24 * 60))}
+          >
             Snooze 24 h
           </button>
         </>
       )}
-      <button type="button" className="button button-small" disabled={pending} onClick={() => run(() => sendTestAction(slug, ruleId), setTests)}>
+      <button
+        type="button"
+        className="button button-small"
+        disabled={pending}
+        onClick={() => run(() => sendTestAction(slug, ruleId), setTests)}
+      >
         Send test
       </button>
       <button
@@ -67,7 +103,8 @@ export function RuleRowActions({
         className="button button-small"
         disabled={pending}
         onClick={() => {
-          if (window.confirm(`Delete the alert rule “${name}” and its history?`)) run(() => deleteRuleAction(slug, ruleId));
+          if (window.confirm(`Delete the alert rule “${name}” and its history?`))
+            run(() => deleteRuleAction(slug, ruleId));
         }}
       >
         Delete

@@ -12,17 +12,25 @@ import { RuleRowActions } from "../rule-row-actions";
 
 export const metadata: Metadata = { title: "Edit alert rule" };
 
-export default async function EditAlertRulePage({ params }: { params: Promise<{ workspace: string; ruleId: string }> }) {
+export default async function EditAlertRulePage({
+  params,
+}: {
+  params: Promise<{ workspace: string; ruleId: string }>;
+}) {
   const { workspace: slug, ruleId } = await params;
   const access = await authorizePage(slug, "alerts.manage", `/w/${slug}/alerts/${ruleId}`);
   if (!z.uuid().safeParse(ruleId).success) notFound();
   const data = await withUserContext(access.account.id, async (tx) => {
     const found = await getRuleForEdit(tx, access.workspace.id, ruleId);
     if (!found) return null;
-    return { ...found, options: await scopeOptions(tx, access.workspace.id), attempts: await recentAttempts(tx, access.workspace.id, ruleId) };
+    return {
+      ...found,
+      options: await scopeOptions(tx, access.workspace.id),
+      attempts: await recentAttempts(tx, access.workspace.id, ruleId),
+    };
   });
   if (!data) notFound();
-  const { rule, channels, options, attempts } = data;
+  const { rule, channels, options, attempts, snoozed } = data;
   const draft: RuleDraft = {
     name: rule.name,
     description: rule.description ?? "",
@@ -50,7 +58,11 @@ export default async function EditAlertRulePage({ params }: { params: Promise<{ 
       <div className="page-header">
         <h1 className="page-title">{rule.name}</h1>
         <p className="page-subtitle">
-          Fired {rule.triggerCount}×{rule.lastTriggeredAt ? `, last at ${rule.lastTriggeredAt.toISOString().slice(0, 16).replace("T", " ")} UTC` : ""}.
+          Fired {rule.triggerCount}×
+          {rule.lastTriggeredAt
+            ? `, last at ${rule.lastTriggeredAt.toISOString().slice(0, 16).replace("T", " ")} UTC`
+            : ""}
+          .
         </p>
       </div>
       {disabled.length > 0 ? (
@@ -62,7 +74,7 @@ export default async function EditAlertRulePage({ params }: { params: Promise<{ 
           ))}
         </div>
       ) : null}
-      <RuleRowActions slug={slug} ruleId={rule.id} name={rule.name} isActive={rule.isActive} snoozed={Boolean(rule.snoozedUntil && rule.snoozedUntil.getTime() > Date.now())} />
+      <RuleRowActions slug={slug} ruleId={rule.id} name={rule.name} isActive={rule.isActive} snoozed={snoozed} />
       <RuleForm key={rule.updatedAt.toISOString()} slug={slug} ruleId={rule.id} initial={draft} {...options} />
       <section className="card">
         <h2 className="card-title">Recent delivery attempts</h2>

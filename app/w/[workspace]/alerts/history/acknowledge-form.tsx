@@ -28,7 +28,14 @@ export function AcknowledgeForm({ slug, historyId }: { slug: string; historyId: 
       <label className="visually-hidden" htmlFor={`ack-${historyId}`}>
         Note
       </label>
-      <input id={`ack-${historyId}`} className="input" placeholder="Note (optional)" value={note} maxLength={2000} onChange={(e) => setNote(e.target.value)} />
+      <input
+        id={`ack-${historyId}`}
+        className="input"
+        placeholder="Note (optional)"
+        value={note}
+        maxLength={2000}
+        onChange={(e) => setNote(e.target.value)}
+      />
       <button type="submit" className="button button-small" disabled={pending}>
         Acknowledge
       </button>

@@ -124,13 +124,16 @@ export default async function AlertHistoryPage({
                   <td>
                     {h.notification_status}
                     {h.notifications_sent.length ? (
-                      <div className="field-hint">{h.notifications_sent.map((n) => `${n.kind}: ${n.status}`).join(", ")}</div>
+                      <div className="field-hint">
+                        {h.notifications_sent.map((n) => `${n.kind}: ${n.status}`).join(", ")}
+                      </div>
                     ) : null}
                   </td>
                   <td data-testid="history-ack">
                     {h.acknowledged_at ? (
                       <>
-                        by {h.acknowledged_by_email ?? "a removed account"} at {h.acknowledged_at.toISOString().slice(0, 16).replace("T", " ")}
+                        by {h.acknowledged_by_email ?? "a removed account"} at{" "}
+                        {h.acknowledged_at.toISOString().slice(0, 16).replace("T", " ")}
                         {h.notes ? <div className="field-hint">“{h.notes}”</div> : null}
                       </>
                     ) : canManage && (h.state === "firing" || h.state === "no_data" || h.state === "error") ? (
