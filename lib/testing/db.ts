@@ -35,6 +35,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const ownerUrl = withDatabase(serverUrl, name);
   const appUrl = appUrlFor(ownerUrl);
   const owner = new pg.Pool({ connectionString: ownerUrl, max: 4 });
+  // DROP DATABASE … WITH (FORCE) terminates connections still closing; that is expected, not a failure.
+  owner.on("error", () => {});
   const ownerPrisma = prismaFor(ownerUrl, { max: 4 });
   const appPrisma = prismaFor(appUrl, { max: 4 });
   return {
