@@ -13,7 +13,7 @@ import {
   YAxis,
   type TooltipContentProps,
 } from "recharts";
-import { formatAxisValue, formatDay, formatValue, type ValueFormat } from "../format";
+import { formatAxisValue, formatDay, type ValueFormat } from "../format";
 
 /**
  * One Recharts wrapper for every chart (in the spirit of shadcn/ui's chart.tsx): the caller gives
