@@ -3,6 +3,7 @@ import { withUserContext } from "@/lib/db/context";
 import { createTestDatabase, type TestDatabase } from "@/lib/testing/db";
 import { retryDelayMs } from "./deliver";
 import { wouldHaveFired } from "./preview";
+import { listHistory, listRules } from "./queries";
 import { acknowledge, createRule, duplicateRule } from "./rules";
 import { fieldErrors, ruleInputSchema } from "./schema";
 import { sendTestNotifications } from "./send-test";
@@ -243,6 +244,55 @@ describe("send test and acknowledge", () => {
       [history.rows[0].id],
     );
     expect(row.rows[0]).toEqual({ acknowledged_by: world.ownerAccountId, notes: "on it", has_time: true });
+  });
+});
+
+describe("page reads", () => {
+  it("lists rules with their series states and filters history by rule, state and day", async () => {
+    const ws = await createAlertWorld(db.owner, "alerts-reads");
+    const [a, b] = await Promise.all(
+      ["Reads A", "Reads B"].map((name) =>
+        db.owner
+          .query<{ id: string }>(
+            `INSERT INTO analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value)
+             VALUES ($1, $2, 'runs', 'greater_than', 1) RETURNING id::text`,
+            [ws.workspaceId, name],
+          )
+          .then((r) => r.rows[0].id),
+      ),
+    );
+    await db.owner.query(
+      `INSERT INTO analytics.alert_series_state (workspace_id, alert_rule_id, series_key, series_label, state, state_since, last_evaluated_at)
+       VALUES ($1, $2, 'user:1', 'U1', 'firing', now(), now()), ($1, $2, 'user:2', 'U2', 'firing', now(), now()),
+              ($1, $2, 'user:3', 'U3', 'pending', now(), now()), ($1, $3, '', 'Workspace', 'ok', now(), now())`,
+      [ws.workspaceId, a, b],
+    );
+    await db.owner.query(
+      `INSERT INTO analytics.alert_history (workspace_id, alert_rule_id, triggered_at, previous_state, state, notification_status)
+       VALUES ($1, $2, '2026-03-01 10:00Z', 'ok', 'firing', 'sent'), ($1, $2, '2026-03-02 10:00Z', 'firing', 'ok', 'sent'),
+              ($1, $3, '2026-03-02 11:00Z', 'ok', 'firing', 'none')`,
+      [ws.workspaceId, a, b],
+    );
+    await db.owner.query(
+      `INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, 'viewer')`,
+      [ws.workspaceId, memberId],
+    );
+    const read = <T>(fn: (tx: Parameters<Parameters<typeof withUserContext>[1]>[0]) => Promise<T>) =>
+      withUserContext(memberId, fn, db.appPrisma);
+    const rules = await read((tx) => listRules(tx, ws.workspaceId));
+    expect(rules.map((r) => [r.name, r.firing, r.pending])).toEqual([
+      ["Reads A", 2, 1],
+      ["Reads B", 0, 0],
+    ]);
+    const workspace = { id: ws.workspaceId, timezone: "UTC" };
+    const count = async (filter: Parameters<typeof listHistory>[2]) =>
+      (await read((tx) => listHistory(tx, workspace, filter))).length;
+    expect(await count({})).toBe(3);
+    expect(await count({ rule: a })).toBe(2);
+    expect(await count({ state: "firing" })).toBe(2);
+    expect(await count({ rule: a, state: "firing" })).toBe(1);
+    expect(await count({ from: "2026-03-02", to: "2026-03-02" })).toBe(2);
+    expect(await count({ to: "2026-03-01" })).toBe(1);
   });
 });
 
