@@ -104,6 +104,8 @@ export type RefreshStats = {
 export type RefreshOptions = {
   /** Dirty hours claimed per workspace per transaction (bounds transaction length). */
   batchHours?: number;
+  /** Workspaces recomputed at the same time (default 2); each uses one connection. */
+  concurrency?: number;
   steps?: RollupStep[];
   log?: (line: string) => void;
 };
@@ -219,6 +221,7 @@ export async function refreshDirtyRollups(source: RollupSource, options: Refresh
   const started = Date.now();
   const steps = options.steps ?? rollupSteps();
   const batchHours = options.batchHours ?? 500;
+  const concurrency = Math.max(1, Math.min(8, options.concurrency ?? 2));
   const stats: RefreshStats = {
     workspaces: 0,
     claimedHours: 0,
@@ -234,7 +237,8 @@ export async function refreshDirtyRollups(source: RollupSource, options: Refresh
     const { rows } = await pool.query<{ workspace_id: string }>(
       "SELECT DISTINCT workspace_id FROM analytics.rollup_dirty_hours ORDER BY workspace_id",
     );
-    for (const { workspace_id: workspaceId } of rows) {
+    const queue = rows.map((row) => row.workspace_id);
+    const refreshWorkspace = async (workspaceId: string) => {
       let touched = false;
       try {
         // Drain this workspace in bounded transactions; hours marked meanwhile wait for the next cycle.
@@ -257,7 +261,12 @@ export async function refreshDirtyRollups(source: RollupSource, options: Refresh
         options.log?.(`rollup of workspace ${workspaceId} failed (its hours stay dirty): ${message}`);
       }
       if (touched) stats.workspaces += 1;
-    }
+    };
+    // Workspaces are independent (own lock, own rows): a few lanes use the server's cores.
+    const lane = async () => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) await refreshWorkspace(next);
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, queue.length)) }, lane));
     try {
       for (let pass = 0; pass < 100; pass += 1) {
         const batch = await refreshPlatformBatch(pool, steps, batchHours);
