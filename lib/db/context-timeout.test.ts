@@ -8,7 +8,9 @@ const savedTimeout = process.env.DASHBOARD_STATEMENT_TIMEOUT_MS;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  accountId = (await db.owner.query<{ id: string }>("INSERT INTO public.accounts (email) VALUES ('slow@x.test') RETURNING id")).rows[0].id;
+  accountId = (
+    await db.owner.query<{ id: string }>("INSERT INTO public.accounts (email) VALUES ('slow@x.test') RETURNING id")
+  ).rows[0].id;
 });
 afterAll(async () => db.drop());
 afterEach(() => {
@@ -26,7 +28,11 @@ describe("statement_timeout on dashboard reads", () => {
 
   it("is set transaction-locally: the request sees it, the pooled connection afterwards does not", async () => {
     process.env.DASHBOARD_STATEMENT_TIMEOUT_MS = "1234";
-    const inside = await withUserContext(accountId, (tx) => tx.$queryRaw<{ t: string }[]>`SELECT current_setting('statement_timeout') AS t`, db.appPrisma);
+    const inside = await withUserContext(
+      accountId,
+      (tx) => tx.$queryRaw<{ t: string }[]>`SELECT current_setting('statement_timeout') AS t`,
+      db.appPrisma,
+    );
     expect(inside).toEqual([{ t: "1234ms" }]);
     const outside = await db.appPrisma.$queryRaw<{ t: string }[]>`SELECT current_setting('statement_timeout') AS t`;
     expect(outside[0].t).not.toBe("1234ms");
@@ -38,16 +44,30 @@ describe("statement_timeout on dashboard reads", () => {
     await expect(slow).rejects.toBeInstanceOf(QueryTimeoutError);
     await expect(slow).rejects.toThrow(/ran longer than 200 ms and was cancelled \(DASHBOARD_STATEMENT_TIMEOUT_MS\)/);
     // The read-only variant (primary when no replica is configured) applies the same limit.
-    await expect(withUserReadContext(accountId, (tx) => tx.$queryRaw`SELECT pg_sleep(30)`, db.appPrisma)).rejects.toBeInstanceOf(QueryTimeoutError);
-    const fine = await withUserContext(accountId, (tx) => tx.$queryRaw<{ n: number }[]>`SELECT 41 + 1 AS n`, db.appPrisma);
+    await expect(
+      withUserReadContext(accountId, (tx) => tx.$queryRaw`SELECT pg_sleep(30)`, db.appPrisma),
+    ).rejects.toBeInstanceOf(QueryTimeoutError);
+    const fine = await withUserContext(
+      accountId,
+      (tx) => tx.$queryRaw<{ n: number }[]>`SELECT 41 + 1 AS n`,
+      db.appPrisma,
+    );
     expect(fine).toEqual([{ n: 42 }]);
   });
 
   it("withUserReadContext runs a read-only transaction: writes are refused", async () => {
     await expect(
-      withUserReadContext(accountId, (tx) => tx.$executeRaw`UPDATE public.accounts SET name = 'x' WHERE id = ${accountId}::uuid`, db.appPrisma),
+      withUserReadContext(
+        accountId,
+        (tx) => tx.$executeRaw`UPDATE public.accounts SET name = 'x' WHERE id = ${accountId}::uuid`,
+        db.appPrisma,
+      ),
     ).rejects.toThrow(/read-only transaction/);
-    const readBack = await withUserReadContext(accountId, (tx) => tx.$queryRaw<{ ro: string }[]>`SELECT current_setting('transaction_read_only') AS ro`, db.appPrisma);
+    const readBack = await withUserReadContext(
+      accountId,
+      (tx) => tx.$queryRaw<{ ro: string }[]>`SELECT current_setting('transaction_read_only') AS ro`,
+      db.appPrisma,
+    );
     expect(readBack).toEqual([{ ro: "on" }]);
   });
 });

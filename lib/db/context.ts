@@ -14,7 +14,9 @@ const statementTimeoutSchema = z.coerce
  * How long one statement of a request may run (`DASHBOARD_STATEMENT_TIMEOUT_MS`, default 5000), so
  * one heavy dashboard query is cancelled instead of holding a connection the others queue for.
  */
-export function dashboardStatementTimeoutMs(raw: string | undefined = process.env.DASHBOARD_STATEMENT_TIMEOUT_MS): number {
+export function dashboardStatementTimeoutMs(
+  raw: string | undefined = process.env.DASHBOARD_STATEMENT_TIMEOUT_MS,
+): number {
   if (raw === undefined || raw.trim() === "") return DEFAULT_DASHBOARD_STATEMENT_TIMEOUT_MS;
   const parsed = statementTimeoutSchema.safeParse(raw);
   if (!parsed.success) {
@@ -25,7 +27,10 @@ export function dashboardStatementTimeoutMs(raw: string | undefined = process.en
 
 /** A request's statement ran past the statement timeout and PostgreSQL cancelled it (SQLSTATE 57014). */
 export class QueryTimeoutError extends Error {
-  constructor(readonly timeoutMs: number, options?: { cause?: unknown }) {
+  constructor(
+    readonly timeoutMs: number,
+    options?: { cause?: unknown },
+  ) {
     super(
       `The query ran longer than ${timeoutMs} ms and was cancelled (DASHBOARD_STATEMENT_TIMEOUT_MS). Narrow the date range or filters and try again.`,
       options,
@@ -39,13 +44,19 @@ export function isStatementTimeout(error: unknown, depth = 0): boolean {
   if (depth > 6 || typeof error !== "object" || error === null) return false;
   const record = error as Record<string, unknown>;
   if (record.code === "57014" || record.originalCode === "57014") return true;
-  if (typeof record.message === "string" && record.message.includes("canceling statement due to statement timeout")) return true;
+  if (typeof record.message === "string" && record.message.includes("canceling statement due to statement timeout"))
+    return true;
   return ["cause", "meta", "driverAdapterError"].some((key) => isStatementTimeout(record[key], depth + 1));
 }
 
 type ContextOptions = { readOnly: boolean };
 
-async function inUserTransaction<T>(client: PrismaClient, accountId: string, fn: (tx: Tx) => Promise<T>, options: ContextOptions): Promise<T> {
+async function inUserTransaction<T>(
+  client: PrismaClient,
+  accountId: string,
+  fn: (tx: Tx) => Promise<T>,
+  options: ContextOptions,
+): Promise<T> {
   const timeoutMs = dashboardStatementTimeoutMs();
   try {
     return await client.$transaction(

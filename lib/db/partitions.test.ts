@@ -25,8 +25,13 @@ function monthLabel(offset: number): string {
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  ws = (await one<{ id: string }>("INSERT INTO public.workspaces (slug, name) VALUES ('parts', 'Parts') RETURNING id")).id;
-  user = (await one<{ id: string }>("INSERT INTO public.users (workspace_id, external_id) VALUES ($1, 'u1') RETURNING id", [ws])).id;
+  ws = (await one<{ id: string }>("INSERT INTO public.workspaces (slug, name) VALUES ('parts', 'Parts') RETURNING id"))
+    .id;
+  user = (
+    await one<{ id: string }>("INSERT INTO public.users (workspace_id, external_id) VALUES ($1, 'u1') RETURNING id", [
+      ws,
+    ])
+  ).id;
 });
 afterAll(async () => db.drop());
 
@@ -39,8 +44,18 @@ describe("partitioned raw tables (0060)", () => {
         JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'p'
        WHERE c.oid IN ('analytics.user_activity'::regclass, 'public.llm_usage_logs'::regclass) ORDER BY 1`);
     expect(rows).toEqual([
-      { name: "analytics.user_activity", strategy: "r", key: "RANGE (created_at)", pk: "PRIMARY KEY (workspace_id, created_at, id)" },
-      { name: "llm_usage_logs", strategy: "r", key: "RANGE (created_at)", pk: "PRIMARY KEY (workspace_id, created_at, id)" },
+      {
+        name: "analytics.user_activity",
+        strategy: "r",
+        key: "RANGE (created_at)",
+        pk: "PRIMARY KEY (workspace_id, created_at, id)",
+      },
+      {
+        name: "llm_usage_logs",
+        strategy: "r",
+        key: "RANGE (created_at)",
+        pk: "PRIMARY KEY (workspace_id, created_at, id)",
+      },
     ]);
   });
 
@@ -83,8 +98,12 @@ describe("partitioned raw tables (0060)", () => {
     expect(await one("SELECT count(*)::int AS n FROM raw_partitions.user_activity_default")).toEqual({ n: 3 });
     expect(await ensurePartitions(db.owner, 8)).toBe(6); // months 6, 7, 8 of two tables
     expect(await one("SELECT count(*)::int AS n FROM raw_partitions.user_activity_default")).toEqual({ n: 0 });
-    expect(await one(`SELECT count(*)::int AS n FROM raw_partitions.user_activity_p${monthLabel(8)}`)).toEqual({ n: 3 });
-    expect(await one("SELECT count(*)::int AS n FROM analytics.user_activity WHERE workspace_id = $1", [ws])).toEqual({ n: 3 });
+    expect(await one(`SELECT count(*)::int AS n FROM raw_partitions.user_activity_p${monthLabel(8)}`)).toEqual({
+      n: 3,
+    });
+    expect(await one("SELECT count(*)::int AS n FROM analytics.user_activity WHERE workspace_id = $1", [ws])).toEqual({
+      n: 3,
+    });
     await db.owner.query("DELETE FROM analytics.user_activity WHERE workspace_id = $1", [ws]);
   });
 
@@ -92,7 +111,9 @@ describe("partitioned raw tables (0060)", () => {
     const app = new pg.Client({ connectionString: db.appUrl });
     await app.connect();
     try {
-      await expect(app.query("SELECT count(*) FROM raw_partitions.user_activity_default")).rejects.toMatchObject({ code: "42501" });
+      await expect(app.query("SELECT count(*) FROM raw_partitions.user_activity_default")).rejects.toMatchObject({
+        code: "42501",
+      });
       const { rows } = await app.query<{ n: number }>("SELECT count(*)::int AS n FROM analytics.user_activity");
       expect(rows).toEqual([{ n: 0 }]);
     } finally {
@@ -103,21 +124,28 @@ describe("partitioned raw tables (0060)", () => {
   it("retention drops whole expired partitions and deletes rows only at the boundary", async () => {
     // Partitions for the last seven months; events 200, 150, 95, 85 and 10 days old (2 each).
     for (let offset = -7; offset < 0; offset++) {
-      await db.owner.query("SELECT app.create_month_partition('analytics.user_activity', date_trunc('month', now(), 'UTC') + make_interval(months => $1))", [offset]);
+      await db.owner.query(
+        "SELECT app.create_month_partition('analytics.user_activity', date_trunc('month', now(), 'UTC') + make_interval(months => $1))",
+        [offset],
+      );
     }
     await db.owner.query(
       `INSERT INTO analytics.user_activity (workspace_id, user_id, event_type, created_at)
        SELECT $1, $2, 'page_view', now() - make_interval(days => d) FROM unnest(ARRAY[200, 200, 150, 150, 95, 95, 85, 85, 10, 10]) d`,
       [ws, user],
     );
-    const before = (await listPartitions(db.owner)).filter((p) => p.parent === "analytics.user_activity" && !p.is_default);
+    const before = (await listPartitions(db.owner)).filter(
+      (p) => p.parent === "analytics.user_activity" && !p.is_default,
+    );
     const cutoff = (await one<{ t: Date }>("SELECT now() - interval '90 days' AS t")).t;
     const expired = before.filter((p) => p.range_end !== null && p.range_end <= cutoff);
     expect(expired.length).toBeGreaterThanOrEqual(3); // the months of 200 and 150 days ago, and more
 
     const result = await one("SELECT * FROM analytics.cleanup_old_data(90, 30)");
     expect(result).toEqual({ user_activity_deleted: "6", hourly_metrics_deleted: "0" });
-    const after = (await listPartitions(db.owner)).filter((p) => p.parent === "analytics.user_activity" && !p.is_default);
+    const after = (await listPartitions(db.owner)).filter(
+      (p) => p.parent === "analytics.user_activity" && !p.is_default,
+    );
     expect(after.length).toBe(before.length - expired.length);
     expect(after.every((p) => p.range_end !== null && p.range_end > cutoff)).toBe(true);
     const left = await db.owner.query<{ days: number }>(
@@ -144,8 +172,15 @@ describe("migration 0060 on a database with data", () => {
       }
       await runMigrations(url, { dir: before });
       await client.connect();
-      const w = (await client.query<{ id: string }>("INSERT INTO public.workspaces (slug, name) VALUES ('m', 'M') RETURNING id")).rows[0].id;
-      const u = (await client.query<{ id: string }>("INSERT INTO public.users (workspace_id, external_id) VALUES ($1, 'u') RETURNING id", [w])).rows[0].id;
+      const w = (
+        await client.query<{ id: string }>("INSERT INTO public.workspaces (slug, name) VALUES ('m', 'M') RETURNING id")
+      ).rows[0].id;
+      const u = (
+        await client.query<{ id: string }>(
+          "INSERT INTO public.users (workspace_id, external_id) VALUES ($1, 'u') RETURNING id",
+          [w],
+        )
+      ).rows[0].id;
       // One event a day for 400 days: 14 months of data.
       await client.query(
         `INSERT INTO analytics.user_activity (workspace_id, user_id, event_type, created_at)

@@ -17,7 +17,10 @@ const replicaUrlsSchema = z
   )
   .pipe(
     z.array(
-      z.url({ protocol: /^postgres(ql)?$/, error: "each DATABASE_REPLICA_URLS entry must be a postgres:// or postgresql:// URL" }),
+      z.url({
+        protocol: /^postgres(ql)?$/,
+        error: "each DATABASE_REPLICA_URLS entry must be a postgres:// or postgresql:// URL",
+      }),
     ),
   );
 
@@ -26,7 +29,9 @@ export function replicaUrls(raw: string | undefined = process.env.DATABASE_REPLI
   if (raw === undefined) return [];
   const parsed = replicaUrlsSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new Error(`DATABASE_REPLICA_URLS is invalid: ${parsed.error.issues.map((issue) => issue.message).join("; ")}`);
+    throw new Error(
+      `DATABASE_REPLICA_URLS is invalid: ${parsed.error.issues.map((issue) => issue.message).join("; ")}`,
+    );
   }
   return parsed.data;
 }

@@ -20,13 +20,16 @@ const TENANT_KEY_EXCEPTIONS: Record<string, string> = {
 
 /** Tables without a workspace_id column: shared (reference) data or platform bookkeeping. */
 const SHARED_TABLES: Record<string, string> = {
-  "public.workspaces": "the tenant itself (id is the workspace id): distributed by id, co-located with the tenant tables",
+  "public.workspaces":
+    "the tenant itself (id is the workspace id): distributed by id, co-located with the tenant tables",
   "public.accounts": "people who sign in, members of many workspaces: a reference table",
   "public.default_model_prices": "global list prices read by every workspace's ingest: a reference table",
   "public.sign_in_failures": "throttling per e-mail/IP before any workspace is known: coordinator-local",
   "analytics.rollup_platform_dirty_hours": "platform-wide rollup queue (no workspace): coordinator-local",
-  "analytics.rollup_rebuild_progress": "backfill progress per scope text ('platform' or a workspace id): coordinator-local bookkeeping",
-  "analytics.cohort_refreshes": "last cohort recompute per scope text ('platform' or a workspace id): coordinator-local bookkeeping",
+  "analytics.rollup_rebuild_progress":
+    "backfill progress per scope text ('platform' or a workspace id): coordinator-local bookkeeping",
+  "analytics.cohort_refreshes":
+    "last cohort recompute per scope text ('platform' or a workspace id): coordinator-local bookkeeping",
 };
 
 let db: TestDatabase;
@@ -62,7 +65,9 @@ describe("tenant keys (Citus distribution by workspace_id)", () => {
       .map((t) => `${t.name} (${t.pk_columns?.join(", ") ?? "no primary key"})`);
     expect(violations.filter((v) => !(v.split(" ")[0] in TENANT_KEY_EXCEPTIONS))).toEqual([]);
     // An exception that no longer applies must be removed, so the list stays the truth.
-    expect(Object.keys(TENANT_KEY_EXCEPTIONS).filter((name) => !violations.some((v) => v.startsWith(`${name} `)))).toEqual([]);
+    expect(
+      Object.keys(TENANT_KEY_EXCEPTIONS).filter((name) => !violations.some((v) => v.startsWith(`${name} `))),
+    ).toEqual([]);
   });
 
   it("every table without workspace_id is a listed shared table", async () => {
