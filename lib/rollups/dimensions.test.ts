@@ -40,29 +40,29 @@ const ordered = (ms: number | null) => (ms === null ? 0 : ms);
 
 function expectedRunHourly(world: World) {
   const runs = world.runs.map((r) => ({ ...r, hour: localHourStart(r.startedAt, world.timezone) }));
-  return [...groupBy(runs, (r) => [r.hour, world.agents[r.agentIndex].id, r.model, r.status, r.errorType]).values()].map(
-    (group) => {
-      const first = group[0];
-      const timed = group.filter((r) => r.status !== "running" && r.runtimeMs !== null).map((r) => ordered(r.runtimeMs));
-      const hist = histogram(timed);
-      const rated = group.filter((r) => r.rating !== null).map((r) => r.rating ?? 0);
-      return {
-        hour: first.hour,
-        agent_id: world.agents[first.agentIndex].id,
-        model: first.model,
-        status: first.status,
-        error_type: first.errorType,
-        runs: group.length,
-        credits_units: sum(group.map((r) => r.creditsUnits)),
-        runtime_runs: timed.length,
-        runtime_sum_ms: sum(timed),
-        runtime_hist_keys: hist.keys,
-        runtime_hist_counts: hist.counts,
-        rated_runs: rated.length,
-        rating_sum: sum(rated),
-      };
-    },
-  );
+  return [
+    ...groupBy(runs, (r) => [r.hour, world.agents[r.agentIndex].id, r.model, r.status, r.errorType]).values(),
+  ].map((group) => {
+    const first = group[0];
+    const timed = group.filter((r) => r.status !== "running" && r.runtimeMs !== null).map((r) => ordered(r.runtimeMs));
+    const hist = histogram(timed);
+    const rated = group.filter((r) => r.rating !== null).map((r) => r.rating ?? 0);
+    return {
+      hour: first.hour,
+      agent_id: world.agents[first.agentIndex].id,
+      model: first.model,
+      status: first.status,
+      error_type: first.errorType,
+      runs: group.length,
+      credits_units: sum(group.map((r) => r.creditsUnits)),
+      runtime_runs: timed.length,
+      runtime_sum_ms: sum(timed),
+      runtime_hist_keys: hist.keys,
+      runtime_hist_counts: hist.counts,
+      rated_runs: rated.length,
+      rating_sum: sum(rated),
+    };
+  });
 }
 
 function expectedRunUserDaily(world: World) {
@@ -70,7 +70,9 @@ function expectedRunUserDaily(world: World) {
   return [...groupBy(runs, (r) => [r.day, world.users[r.userIndex].id, world.agents[r.agentIndex].id]).values()].map(
     (group) => {
       const first = group[0];
-      const timed = group.filter((r) => r.status !== "running" && r.runtimeMs !== null).map((r) => ordered(r.runtimeMs));
+      const timed = group
+        .filter((r) => r.status !== "running" && r.runtimeMs !== null)
+        .map((r) => ordered(r.runtimeMs));
       const hist = histogram(timed);
       return {
         day: first.day,
@@ -110,7 +112,13 @@ function expectedLlmHourly(world: World) {
   const agentOf = (c: World["calls"][number]) => (c.agentIndex === null ? null : world.agents[c.agentIndex].id);
   const errorOf = (c: World["calls"][number]) => (c.success ? null : c.errorType);
   return [
-    ...groupBy(world.calls, (c) => [localHourStart(c.at, world.timezone), c.provider, c.model, agentOf(c), errorOf(c)]).values(),
+    ...groupBy(world.calls, (c) => [
+      localHourStart(c.at, world.timezone),
+      c.provider,
+      c.model,
+      agentOf(c),
+      errorOf(c),
+    ]).values(),
   ].map((group) => ({
     hour: localHourStart(group[0].at, world.timezone),
     provider: group[0].provider,
@@ -124,7 +132,13 @@ function expectedLlmHourly(world: World) {
 function expectedLlmUserDaily(world: World) {
   const agentOf = (c: World["calls"][number]) => (c.agentIndex === null ? null : world.agents[c.agentIndex].id);
   return [
-    ...groupBy(world.calls, (c) => [localDay(c.at, world.timezone), world.users[c.userIndex].id, c.provider, c.model, agentOf(c)]).values(),
+    ...groupBy(world.calls, (c) => [
+      localDay(c.at, world.timezone),
+      world.users[c.userIndex].id,
+      c.provider,
+      c.model,
+      agentOf(c),
+    ]).values(),
   ].map((group) => ({
     day: localDay(group[0].at, world.timezone),
     user_id: world.users[group[0].userIndex].id,
@@ -223,7 +237,10 @@ describe("dimension rollups", () => {
 
         // The first user's calls vanish and the first run fails late: recomputing corrects the past.
         const firstUser = world.users[0].id;
-        await db.owner.query("DELETE FROM public.llm_usage_logs WHERE workspace_id = $1 AND user_id = $2", [workspaceId, firstUser]);
+        await db.owner.query("DELETE FROM public.llm_usage_logs WHERE workspace_id = $1 AND user_id = $2", [
+          workspaceId,
+          firstUser,
+        ]);
         await db.owner.query(
           "UPDATE public.agent_runs SET status = 'failed', error_type = 'late_failure', runtime_seconds = 1.5 WHERE workspace_id = $1 AND id = $2",
           [workspaceId, world.runs[0].id],
@@ -231,7 +248,9 @@ describe("dimension rollups", () => {
         const changed: World = {
           ...world,
           calls: world.calls.filter((c) => c.userIndex !== 0),
-          runs: world.runs.map((r, i) => (i === 0 ? { ...r, status: "failed", errorType: "late_failure", runtimeMs: 1500 } : r)),
+          runs: world.runs.map((r, i) =>
+            i === 0 ? { ...r, status: "failed", errorType: "late_failure", runtimeMs: 1500 } : r,
+          ),
         };
         await rollup(workspaceId, from, to);
         await expectTablesToMatch(workspaceId, changed);
@@ -356,7 +375,10 @@ describe("the engine's day-array entry points", () => {
     const even = days.filter((_, i) => i % 2 === 0);
     const odd = days.filter((_, i) => i % 2 === 1);
     for (const step of ["rollup_run_dimensions", "rollup_llm_dimensions", "rollup_stage_dimensions"]) {
-      const first = await db.owner.query<{ n: number }>(`SELECT analytics.${step}($1, $2::date[]) AS n`, [workspaceId, [...even, even[0], null]]);
+      const first = await db.owner.query<{ n: number }>(`SELECT analytics.${step}($1, $2::date[]) AS n`, [
+        workspaceId,
+        [...even, even[0], null],
+      ]);
       expect(first.rows[0].n).toBe(even.length);
       await db.owner.query(`SELECT analytics.${step}($1, $2::date[])`, [workspaceId, odd]);
     }

@@ -5,7 +5,14 @@ import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import type pg from "pg";
 
-export const TIMEZONES = ["UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "Pacific/Chatham", "Australia/Lord_Howe"];
+export const TIMEZONES = [
+  "UTC",
+  "America/New_York",
+  "Europe/Berlin",
+  "Asia/Kolkata",
+  "Pacific/Chatham",
+  "Australia/Lord_Howe",
+];
 
 // Instants near DST changes (US fall back 2026-11-01, EU spring forward 2026-03-29) and month ends.
 export const ANCHORS = [
@@ -85,9 +92,9 @@ export function worldArbitrary(): fc.Arbitrary<World> {
       });
       return fc.record({
         timezone: fc.constant(timezone),
-        users: fc.array(at(anchor - 30 * HOUR), { minLength: userCount, maxLength: userCount }).map((times) =>
-          times.map((createdAt) => ({ id: randomUUID(), createdAt })),
-        ),
+        users: fc
+          .array(at(anchor - 30 * HOUR), { minLength: userCount, maxLength: userCount })
+          .map((times) => times.map((createdAt) => ({ id: randomUUID(), createdAt }))),
         agents: fc.constant(Array.from({ length: agentCount }, () => ({ id: randomUUID() }))),
         runs: fc
           .array(run, { minLength: 1, maxLength: 25 })
@@ -150,7 +157,10 @@ export async function loadWorld(pool: pg.Pool, world: World): Promise<string> {
     await client.query(
       `INSERT INTO public.users (workspace_id, id, external_id, created_at)
        SELECT $1, u.id, u.id::text, u.created_at FROM jsonb_to_recordset($2::jsonb) AS u(id uuid, created_at timestamptz)`,
-      [workspaceId, JSON.stringify(world.users.map((u) => ({ id: u.id, created_at: new Date(u.createdAt).toISOString() })))],
+      [
+        workspaceId,
+        JSON.stringify(world.users.map((u) => ({ id: u.id, created_at: new Date(u.createdAt).toISOString() }))),
+      ],
     );
     await client.query(
       `INSERT INTO public.agents (workspace_id, id, external_id, name)

@@ -43,7 +43,9 @@ function expectedUsage(world: World) {
     for (const group of groups.values()) {
       const start = periodStartOf(period, localDay(group[0].at, world.timezone));
       const runIds = new Set(group.filter((c) => c.runIndex !== null).map((c) => world.runs[c.runIndex ?? 0].id));
-      const agentIds = [...new Set(group.filter((c) => c.agentIndex !== null).map((c) => world.agents[c.agentIndex ?? 0].id))].sort();
+      const agentIds = [
+        ...new Set(group.filter((c) => c.agentIndex !== null).map((c) => world.agents[c.agentIndex ?? 0].id)),
+      ].sort();
       rows.push({
         period_type: period,
         start_day: start,
@@ -145,11 +147,13 @@ describe("analytics.rollup_token_usage", () => {
         const victim = world.calls[pick % world.calls.length];
         const day = localDay(victim.at, world.timezone);
         const remaining = world.calls.filter((c) => localDay(c.at, world.timezone) !== day);
-        const doomed = world.calls.filter((c) => localDay(c.at, world.timezone) === day).map((c) => new Date(c.at).toISOString());
-        await db.owner.query("DELETE FROM public.llm_usage_logs WHERE workspace_id = $1 AND created_at = ANY($2::timestamptz[])", [
-          workspaceId,
-          doomed,
-        ]);
+        const doomed = world.calls
+          .filter((c) => localDay(c.at, world.timezone) === day)
+          .map((c) => new Date(c.at).toISOString());
+        await db.owner.query(
+          "DELETE FROM public.llm_usage_logs WHERE workspace_id = $1 AND created_at = ANY($2::timestamptz[])",
+          [workspaceId, doomed],
+        );
         await rollup(workspaceId, [day]);
         expect(await actualUsage(workspaceId, world.timezone)).toEqual(expectedUsage({ ...world, calls: remaining }));
       }),
@@ -207,7 +211,15 @@ describe("analytics.rollup_token_usage", () => {
        FROM analytics.user_token_usage WHERE workspace_id = $1 ORDER BY period_type`,
       [workspaceId],
     );
-    const row = { user_id: alice, prompt: 300, message_count: 2, conversation_count: 1, agent_ids: [agent], cost: 0, unpriced_calls: 2 };
+    const row = {
+      user_id: alice,
+      prompt: 300,
+      message_count: 2,
+      conversation_count: 1,
+      agent_ids: [agent],
+      cost: 0,
+      unpriced_calls: 2,
+    };
     expect(rows).toEqual([
       { period_type: "daily", ...row },
       { period_type: "monthly", ...row },
