@@ -123,6 +123,7 @@ export function RuleForm({
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [message, setMessage] = useState<string | null>(null);
   const [secrets, setSecrets] = useState<NewSecret[]>([]);
+  const [savedId, setSavedId] = useState<string | null>(null);
   const [saving, startSaving] = useTransition();
   const [previewRange, setPreviewRange] = useState<"24h" | "7d">("24h");
   const [preview, setPreview] = useState<PreviewSeries[] | null>(null);
@@ -149,10 +150,10 @@ export function RuleForm({
       }
       setErrors({});
       if (result.data.secrets.length > 0) {
+        // Stay here so the secrets can be copied: they are never shown again.
         setSecrets(result.data.secrets);
-        setMessage(ruleId ? "Saved." : "Rule created.");
-        // Stay on the page so the secret can be copied; keep the new channel ids for further edits.
-        if (!ruleId) router.replace(`/w/${slug}/alerts/${result.data.id}?created=1`);
+        setSavedId(result.data.id);
+        router.refresh();
         return;
       }
       router.push(`/w/${slug}/alerts`);
@@ -179,6 +180,34 @@ export function RuleForm({
       "channels",
       draft.channels.map((c, i) => (i === index ? channel : c)),
     );
+
+  if (savedId !== null && secrets.length > 0) {
+    return (
+      <div role="status" className="card" data-testid="webhook-secrets">
+        <p>Saved. Copy each new webhook signing secret now — it is shown only once and cannot be recovered:</p>
+        <ul>
+          {secrets.map((s) => (
+            <li key={s.channelId}>
+              {s.url}: <code>{s.secret}</code>
+            </li>
+          ))}
+        </ul>
+        <p className="alert-actions">
+          {/* A full load, so the form starts from the saved rule (with its new channel ids). */}
+          <button
+            type="button"
+            className="button"
+            onClick={() => window.location.assign(`/w/${slug}/alerts/${savedId}`)}
+          >
+            Edit the rule
+          </button>
+          <Link href={`/w/${slug}/alerts`} className="button">
+            Back to alert rules
+          </Link>
+        </p>
+      </div>
+    );
+  }
 
   return (
     <form
@@ -455,19 +484,6 @@ export function RuleForm({
         <input type="checkbox" checked={draft.isActive} onChange={(e) => set("isActive", e.target.checked)} /> Active
       </label>
 
-      {secrets.length > 0 ? (
-        <div role="status" className="card" data-testid="webhook-secrets">
-          <p>Copy each webhook signing secret now — it is shown only once:</p>
-          <ul>
-            {secrets.map((s) => (
-              <li key={s.channelId}>
-                {s.url}: <code>{s.secret}</code>
-              </li>
-            ))}
-          </ul>
-          <Link href={`/w/${slug}/alerts`}>Back to alert rules</Link>
-        </div>
-      ) : null}
       {message ? (
         <p
           role={Object.keys(errors).length ? "alert" : "status"}

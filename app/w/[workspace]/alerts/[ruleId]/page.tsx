@@ -75,7 +75,7 @@ export default async function EditAlertRulePage({
         </div>
       ) : null}
       <RuleRowActions slug={slug} ruleId={rule.id} name={rule.name} isActive={rule.isActive} snoozed={snoozed} />
-      <RuleForm key={rule.updatedAt.toISOString()} slug={slug} ruleId={rule.id} initial={draft} {...options} />
+      <RuleForm slug={slug} ruleId={rule.id} initial={draft} {...options} />
       <section className="card">
         <h2 className="card-title">Recent delivery attempts</h2>
         {attempts.length === 0 ? (
