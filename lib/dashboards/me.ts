@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
-import { withUserContext } from "@/lib/db/context";
+import { withUserReadContext } from "@/lib/db/context";
 import { dashboardRange, type SearchParams } from "./range";
 import type { DashboardScope } from "./scope";
 
@@ -15,7 +15,7 @@ export type LinkedUsage = z.infer<typeof linkedSchema>;
 
 /** The tracked users linked to this account (one per workspace where the platform knows them). */
 export async function linkedTrackedUsers(accountId: string, db?: PrismaClient): Promise<LinkedUsage[]> {
-  const rows = await withUserContext(
+  const rows = await withUserReadContext(
     accountId,
     (tx) => tx.$queryRaw<unknown[]>`
       SELECT u.id::text AS user_id, w.id::text AS workspace_id, w.slug, w.name, w.timezone

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
-import { withUserContext } from "@/lib/db/context";
+import { withUserContext, withUserReadContext } from "@/lib/db/context";
 
 const rowSchema = z.object({
   workspace_id: z.string(),
@@ -42,7 +42,7 @@ export async function platformSummary(
   to: string,
   db?: PrismaClient,
 ): Promise<PlatformRow[]> {
-  const rows = await withUserContext(
+  const rows = await withUserReadContext(
     accountId,
     (tx) => tx.$queryRaw<unknown[]>`
       WITH w AS (

@@ -1,7 +1,7 @@
 import { cache } from "react";
 import type { WorkspaceAccess } from "@/lib/access/authorize";
 import { roleHasPermission, type Permission } from "@/lib/access/permissions";
-import { withUserContext } from "@/lib/db/context";
+import { withUserReadContext } from "@/lib/db/context";
 import type { Tx } from "@/lib/db/prisma";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
 import type { MetricFilters, MetricName, GroupBy } from "@/lib/metrics/definitions";
@@ -41,30 +41,43 @@ export function dashboardScope(
   };
 }
 
-/** Runs `fn` as the signed-in account (row-level security applies). */
+/**
+ * Runs `fn` as the signed-in account (row-level security applies), read-only: on a read replica
+ * when DATABASE_REPLICA_URLS is set, else on the primary. Dashboards only read.
+ */
 export function asAccount<T>(scope: Pick<DashboardScope, "accountId" | "db">, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return scope.db ? withUserContext(scope.accountId, fn, scope.db) : withUserContext(scope.accountId, fn);
+  return scope.db ? withUserReadContext(scope.accountId, fn, scope.db) : withUserReadContext(scope.accountId, fn);
 }
 
 /** One catalogue query over the scope's range (or its previous period). */
+export type ScopeMetricOptions = { groupBy?: GroupBy; filters?: MetricFilters; limit?: number; previous?: boolean };
+
 export function scopeMetric(
   scope: DashboardScope,
   metric: MetricName,
-  options: { groupBy?: GroupBy; filters?: MetricFilters; limit?: number; previous?: boolean } = {},
+  options: ScopeMetricOptions = {},
+): Promise<MetricResult> {
+  return asAccount(scope, (tx) => scopeMetricIn(tx, scope, metric, options));
+}
+
+/** The same, inside a transaction the caller already holds (several queries of one card). */
+export function scopeMetricIn(
+  tx: Tx,
+  scope: DashboardScope,
+  metric: MetricName,
+  options: ScopeMetricOptions = {},
 ): Promise<MetricResult> {
   const range = options.previous ? scope.range.previous : scope.range;
-  return asAccount(scope, (tx) =>
-    queryMetric(tx, {
-      workspace: scope.workspace,
-      metric,
-      from: range.from,
-      to: range.to,
-      granularity: scope.range.granularity,
-      groupBy: options.groupBy ?? null,
-      filters: options.filters ?? scope.filters,
-      limit: options.limit,
-    }),
-  );
+  return queryMetric(tx, {
+    workspace: scope.workspace,
+    metric,
+    from: range.from,
+    to: range.to,
+    granularity: scope.range.granularity,
+    groupBy: options.groupBy ?? null,
+    filters: options.filters ?? scope.filters,
+    limit: options.limit,
+  });
 }
 
 /** A KPI: the range total and the previous period's (cached per request by its arguments). */
@@ -78,7 +91,7 @@ export const scopeTotal = cache(
     to: string,
     filtersJson: string,
   ) =>
-    withUserContext(accountId, (tx) =>
+    withUserReadContext(accountId, (tx) =>
       queryMetricTotal(tx, {
         workspace: { id: workspaceId, timezone },
         metric,

@@ -2,7 +2,8 @@ import { z } from "zod";
 import { AccessError, resolveWorkspaceAccess } from "@/lib/access/authorize";
 import { roleHasPermission, type Permission } from "@/lib/access/permissions";
 import { bearerToken, verifyApiKey } from "@/lib/api-keys/keys";
-import { withUserContext, withWorkspaceContext } from "@/lib/db/context";
+import { withUserReadContext, withWorkspaceContext } from "@/lib/db/context";
+import { nextReplicaPrisma } from "@/lib/db/replicas";
 import type { Tx } from "@/lib/db/prisma";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
 import { FILTER_KEYS } from "./definitions";
@@ -83,10 +84,13 @@ async function identify(request: Request, query: MetricsQuery, deps: MetricsHand
   };
 }
 
-/** Runs `fn` in the caller's row-level-security context. */
+/**
+ * Runs `fn` in the caller's row-level-security context. A signed-in caller's read goes to a read
+ * replica when DATABASE_REPLICA_URLS is set (read-only transaction, statement timeout).
+ */
 function inContext<T>(caller: Caller, db: PrismaClient, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return caller.kind === "account"
-    ? withUserContext(caller.accountId, fn, db)
+    ? withUserReadContext(caller.accountId, fn, nextReplicaPrisma() ?? db)
     : withWorkspaceContext(caller.workspace.id, fn, db);
 }
 

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
-import { withUserContext } from "@/lib/db/context";
-import { appPrisma } from "@/lib/db/prisma";
+import { withUserReadContext } from "@/lib/db/context";
 
 /**
  * The workspace overview, read from the rollups only (analytics.daily_metrics and
@@ -36,8 +35,11 @@ export type RunTotals = z.infer<typeof runTotalsSchema> & {
   successRate: number | null;
 };
 
-function run<T>(scope: OverviewScope, fn: Parameters<typeof withUserContext<T>>[1]): Promise<T> {
-  return withUserContext(scope.accountId, fn, scope.client ?? appPrisma());
+/** Read-only, on a read replica when DATABASE_REPLICA_URLS is set (the overview only reads). */
+function run<T>(scope: OverviewScope, fn: Parameters<typeof withUserReadContext<T>>[1]): Promise<T> {
+  return scope.client
+    ? withUserReadContext(scope.accountId, fn, scope.client)
+    : withUserReadContext(scope.accountId, fn);
 }
 
 /** Runs, outcome counts and credits over the last `days` workspace-local days. */
