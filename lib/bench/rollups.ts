@@ -96,13 +96,20 @@ export async function benchRollups(ctx: BenchContext): Promise<BenchResult[]> {
     target: "≤ 30 s",
   });
 
+  // Partitioned tables (0060) have no storage of their own: add their partitions' sizes.
   const { rows: storage } = await owner.query<{ raw_bytes: string; raw_rows: string; rollup_bytes: string }>(
-    `SELECT (pg_total_relation_size('public.agent_runs') + pg_total_relation_size('analytics.user_activity')
-             + pg_total_relation_size('public.llm_usage_logs') + pg_total_relation_size('public.run_stages'))::text AS raw_bytes,
+    `WITH sizes AS (
+         SELECT t.name, pg_total_relation_size(t.name::regclass)
+                 + coalesce((SELECT sum(pg_total_relation_size(p.relid)) FROM pg_partition_tree(t.name::regclass) p
+                             WHERE p.relid <> t.name::regclass), 0) AS bytes
+         FROM unnest(ARRAY['public.agent_runs', 'analytics.user_activity', 'public.llm_usage_logs', 'public.run_stages',
+                           'analytics.hourly_metrics', 'analytics.daily_metrics', 'analytics.agent_performance',
+                           'analytics.user_daily_activity']) AS t(name))
+     SELECT (SELECT sum(bytes) FROM sizes WHERE name IN ('public.agent_runs', 'analytics.user_activity',
+                 'public.llm_usage_logs', 'public.run_stages'))::text AS raw_bytes,
             ((SELECT count(*) FROM public.agent_runs) + (SELECT count(*) FROM analytics.user_activity)
              + (SELECT count(*) FROM public.llm_usage_logs) + (SELECT count(*) FROM public.run_stages))::text AS raw_rows,
-            (pg_total_relation_size('analytics.hourly_metrics') + pg_total_relation_size('analytics.daily_metrics')
-             + pg_total_relation_size('analytics.agent_performance') + pg_total_relation_size('analytics.user_daily_activity'))::text AS rollup_bytes`,
+            (SELECT sum(bytes) FROM sizes WHERE name LIKE 'analytics.%' AND name <> 'analytics.user_activity')::text AS rollup_bytes`,
   );
   const rawRows = Math.max(1, Number(storage[0].raw_rows));
   results.push({
