@@ -78,4 +78,4 @@ if (failures.length > 0 && tally.failed === 0) tally.failed = 1; // a runner cra
 console.log("");
 for (const failure of failures) console.log(`- ${failure}`);
 console.log(`tests: ${tally.passed} passed, ${tally.failed} failed${tally.skipped ? `, ${tally.skipped} skipped` : ""}`);
-process.exit(failures.length > 0 ? 1 : 0);
+process.exit(failures.length > 0 || tally.failed > 0 ? 1 : 0);
