@@ -1,7 +1,7 @@
 import { Chart, type ChartRow, type ChartSeriesConfig } from "@/components/chart/chart";
 import { OKABE_ITO, RUN_STATUS_COLORS, SERIES_COLORS } from "@/components/chart/palette";
 import type { ValueFormat } from "@/components/format";
-import { scopeMetric, type DashboardScope } from "@/lib/dashboards/scope";
+import { asAccount, scopeMetricIn, type DashboardScope } from "@/lib/dashboards/scope";
 import type { GroupBy, MetricFilters, MetricName, MetricUnit } from "@/lib/metrics/definitions";
 import { METRIC_DEFINITIONS } from "@/lib/metrics/definitions";
 import type { MetricResult } from "@/lib/metrics/query";
@@ -75,15 +75,14 @@ export async function MetricChart({
 }) {
   return guarded(title, async () => {
     const definition = METRIC_DEFINITIONS[metric];
-    const current = await scopeMetric(scope, metric, { groupBy, filters, limit });
+    // One transaction for the card's queries (the current and, when comparing, the previous period).
+    const { current, previous } = await asAccount(scope, async (tx) => ({
+      current: await scopeMetricIn(tx, scope, metric, { groupBy, filters, limit }),
+      previous:
+        scope.range.compare && !groupBy ? await scopeMetricIn(tx, scope, metric, { filters, previous: true }) : null,
+    }));
     const results: { result: MetricResult; suffix?: string; labelSuffix?: string }[] = [{ result: current }];
-    if (scope.range.compare && !groupBy) {
-      results.push({
-        result: await scopeMetric(scope, metric, { filters, previous: true }),
-        suffix: "_prev",
-        labelSuffix: " (previous period)",
-      });
-    }
+    if (previous) results.push({ result: previous, suffix: "_prev", labelSuffix: " (previous period)" });
     const { data, config } = toChart(results);
     const nothing = current.series.every((s) => s.points.every((p) => p.v === null || p.v === 0));
     return (
@@ -132,7 +131,11 @@ export async function MultiMetricChart({
   filters?: MetricFilters;
 }) {
   return guarded(title, async () => {
-    const results = await Promise.all(metrics.map((metric) => scopeMetric(scope, metric, { filters })));
+    const results = await asAccount(scope, async (tx) => {
+      const out: MetricResult[] = [];
+      for (const metric of metrics) out.push(await scopeMetricIn(tx, scope, metric, { filters }));
+      return out;
+    });
     const { data, config } = toChart(
       results.map((result) => ({
         result: {

@@ -1,8 +1,7 @@
 import { Suspense } from "react";
 import { asAccount, type DashboardScope } from "@/lib/dashboards/scope";
-import { breakdown } from "@/lib/dashboards/overview";
 import type { MetricName } from "@/lib/metrics/definitions";
-import { queryMetricBreakdown } from "@/lib/metrics/query";
+import { queryMetricBreakdown, type BreakdownRow } from "@/lib/metrics/query";
 import { KpiCardSkeleton } from "@/components/kpi-card";
 import { CardSkeleton, guarded } from "./card";
 import { DataTable } from "./data-table";
@@ -97,23 +96,24 @@ async function UsageTable({
       "unpriced_llm_calls",
     ];
     const limit = 50;
-    const columns = await Promise.all(
-      metrics.map((metric) =>
-        groupBy === "model"
-          ? breakdown(scope, metric, groupBy, limit)
-          : asAccount(scope, (tx) =>
-              queryMetricBreakdown(tx, {
-                workspace: scope.workspace,
-                metric,
-                from: scope.range.from,
-                to: scope.range.to,
-                groupBy,
-                filters: scope.filters,
-                limit,
-              }),
-            ),
-      ),
-    );
+    // All six breakdowns in one transaction (one pool connection for the card).
+    const columns = await asAccount(scope, async (tx) => {
+      const out: BreakdownRow[][] = [];
+      for (const metric of metrics) {
+        out.push(
+          await queryMetricBreakdown(tx, {
+            workspace: scope.workspace,
+            metric,
+            from: scope.range.from,
+            to: scope.range.to,
+            groupBy,
+            filters: scope.filters,
+            limit,
+          }),
+        );
+      }
+      return out;
+    });
     const keys = columns[2].map((r) => r.key); // ordered by total tokens
     const value = (i: number, key: string) => columns[i].find((r) => r.key === key)?.value ?? 0;
     const rows = keys.map((key) => {

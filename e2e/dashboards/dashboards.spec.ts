@@ -140,4 +140,30 @@ test.describe("dashboards", () => {
       }
     }
   });
+
+  test("every dashboard page renders its cards without errors", async ({ page }) => {
+    const slug = await openWorkspace(page);
+    const [{ agent, user }] = await sql<{ agent: string; user: string }>(
+      `SELECT (SELECT a.id::text FROM public.agents a WHERE a.workspace_id = w.id ORDER BY a.name LIMIT 1) AS agent,
+              (SELECT u.id::text FROM public.users u WHERE u.workspace_id = w.id ORDER BY u.external_id LIMIT 1) AS user
+       FROM public.workspaces w WHERE w.slug = $1`,
+      [slug],
+    );
+    const pages: [string, RegExp][] = [
+      [`/w/${slug}/agents/${agent}?range=30d`, /Runs by stage/],
+      [`/w/${slug}/usage?range=30d`, /Top consumers/],
+      [`/w/${slug}/usage?range=30d&userId=${user}`, /One user/],
+      [`/w/${slug}/cohorts?cohort=daily&mode=count&bound=on_or_after&range=30d`, /Retention/],
+      [`/w/${slug}/agents?range=24h`, /Agents/],
+      ["/platform", /Workspaces/],
+      ["/me", /My usage/],
+    ];
+    for (const [path, text] of pages) {
+      await page.goto(path);
+      await expect(page.getByText(text).first(), path).toBeVisible();
+      // Every Suspense card has resolved, and none of them shows an error.
+      await expect(page.locator("[aria-busy=true]"), path).toHaveCount(0);
+      await expect(page.locator("main").getByRole("alert"), path).toHaveCount(0);
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { Tx } from "@/lib/db/prisma";
 import { queryMetricBreakdown, type BreakdownRow } from "@/lib/metrics/query";
 import type { GroupBy, MetricName } from "@/lib/metrics/definitions";
 import { asAccount, type DashboardScope } from "./scope";
@@ -36,17 +37,26 @@ export function breakdown(
   groupBy: GroupBy,
   limit = 10,
 ): Promise<BreakdownRow[]> {
-  return asAccount(scope, (tx) =>
-    queryMetricBreakdown(tx, {
-      workspace: scope.workspace,
-      metric,
-      from: scope.range.from,
-      to: scope.range.to,
-      groupBy,
-      filters: scope.filters,
-      limit,
-    }),
-  );
+  return asAccount(scope, (tx) => breakdownIn(tx, scope, metric, groupBy, limit));
+}
+
+/** The same inside the caller's transaction (a card's several breakdowns share one). */
+export function breakdownIn(
+  tx: Tx,
+  scope: DashboardScope,
+  metric: MetricName,
+  groupBy: GroupBy,
+  limit = 10,
+): Promise<BreakdownRow[]> {
+  return queryMetricBreakdown(tx, {
+    workspace: scope.workspace,
+    metric,
+    from: scope.range.from,
+    to: scope.range.to,
+    groupBy,
+    filters: scope.filters,
+    limit,
+  });
 }
 
 /** Whether the workspace has any rolled-up activity at all (drives the "send data" empty state). */

@@ -13,9 +13,9 @@ import { EmptyState } from "@/components/empty-state";
 import { KpiCard, KpiCardSkeleton } from "@/components/kpi-card";
 import { formatValue } from "@/components/format";
 import { authorizePage } from "@/lib/access/authorize";
-import { activeUsersRolling, breakdown, hasAnyData } from "@/lib/dashboards/overview";
+import { activeUsersRolling, breakdownIn, hasAnyData } from "@/lib/dashboards/overview";
 import { rangeShortLabel, type SearchParams } from "@/lib/dashboards/range";
-import { dashboardScope, type DashboardScope } from "@/lib/dashboards/scope";
+import { asAccount, dashboardScope, type DashboardScope } from "@/lib/dashboards/scope";
 import type { MetricName } from "@/lib/metrics/definitions";
 
 export const metadata: Metadata = { title: "Overview" };
@@ -169,11 +169,11 @@ async function ActiveUsers({ scope }: { scope: DashboardScope }) {
 
 async function TopAgents({ scope }: { scope: DashboardScope }) {
   return guarded("Top agents", async () => {
-    const [runs, success, credits] = await Promise.all([
-      breakdown(scope, "runs", "agent", 10),
-      breakdown(scope, "success_rate", "agent", 50),
-      breakdown(scope, "credits", "agent", 50),
-    ]);
+    const { runs, success, credits } = await asAccount(scope, async (tx) => ({
+      runs: await breakdownIn(tx, scope, "runs", "agent", 10),
+      success: await breakdownIn(tx, scope, "success_rate", "agent", 50),
+      credits: await breakdownIn(tx, scope, "credits", "agent", 50),
+    }));
     const rows = runs.map((r) => ({
       id: r.key,
       values: {
