@@ -146,143 +146,298 @@ async function snapshotStates(db: PrismaClient, rules: RuleRow[]): Promise<Map<s
   return byRule;
 }
 
-/** Applies one rule's observations. Returns what it wrote. Exported for the concurrency tests. */
+export type PendingApply = { rule: RuleRow; condition: Condition; observed: Observed };
+
+/**
+ * Applies the observations of the rules whose first look showed a change, all in one transaction:
+ * lock the rule rows (in id order, so concurrent evaluators cannot deadlock), re-read their states,
+ * re-run the state machine on them, then write states, incidents, history, notifications and
+ * trigger counts with one set-based statement each. Exported for the tests.
+ */
 export async function applyObservations(
   db: PrismaClient,
-  rule: RuleRow,
-  condition: Condition,
-  observed: Observed,
+  items: PendingApply[],
   tick: Date,
 ): Promise<{ transitions: number; notificationsCreated: number }> {
-  return db.$transaction(async (tx) => {
-    // The rule row lock serialises every writer of this rule's states.
-    const locked = await tx.$queryRaw<Array<{ id: string }>>`
-      SELECT id::text FROM analytics.alert_rules
-      WHERE workspace_id = ${rule.workspace_id}::uuid AND id = ${rule.id}::uuid AND is_active
-      FOR UPDATE`;
-    if (locked.length === 0) return { transitions: 0, notificationsCreated: 0 };
-    const states = z.array(stateRowSchema).parse(
-      await tx.$queryRaw`
-        SELECT series_key, series_label, state, state_since, last_notified_at, incident_seq, event_seq
-        FROM analytics.alert_series_state
-        WHERE workspace_id = ${rule.workspace_id}::uuid AND alert_rule_id = ${rule.id}::uuid`,
-    );
-    const known = new Map(states.map((s) => [s.series_key, s]));
-    const steps = planSteps(states, observed, rulePolicy(rule), tick);
+  if (items.length === 0) return { transitions: 0, notificationsCreated: 0 };
+  return db.$transaction(
+    async (tx) => {
+      const workspaceIds = items.map((i) => i.rule.workspace_id);
+      const ruleIds = items.map((i) => i.rule.id);
+      const locked = await tx.$queryRaw<Array<{ id: string }>>`
+        SELECT id::text FROM analytics.alert_rules
+        WHERE (workspace_id, id) IN (SELECT * FROM unnest(${workspaceIds}::uuid[], ${ruleIds}::uuid[])) AND is_active
+        ORDER BY id
+        FOR UPDATE`;
+      const active = new Set(locked.map((r) => r.id));
+      const live = items.filter((i) => active.has(i.rule.id));
+      if (live.length === 0) return { transitions: 0, notificationsCreated: 0 };
 
-    const channels = z.array(channelRowSchema).parse(
-      await tx.$queryRaw`
-          SELECT id::text, kind FROM analytics.alert_channels
-          WHERE workspace_id = ${rule.workspace_id}::uuid AND alert_rule_id = ${rule.id}::uuid AND is_enabled
+      const stateRows = z.array(stateRowSchema.extend({ alert_rule_id: z.string() })).parse(
+        await tx.$queryRaw`
+          SELECT alert_rule_id::text, series_key, series_label, state, state_since, last_notified_at, incident_seq, event_seq
+          FROM analytics.alert_series_state
+          WHERE (workspace_id, alert_rule_id) IN (SELECT * FROM unnest(${workspaceIds}::uuid[], ${ruleIds}::uuid[]))`,
+      );
+      const channelRows = z.array(channelRowSchema.extend({ alert_rule_id: z.string() })).parse(
+        await tx.$queryRaw`
+          SELECT alert_rule_id::text, id::text, kind FROM analytics.alert_channels
+          WHERE (workspace_id, alert_rule_id) IN (SELECT * FROM unnest(${workspaceIds}::uuid[], ${ruleIds}::uuid[])) AND is_enabled
           ORDER BY created_at, id`,
-    );
+      );
+      const group = <T extends { alert_rule_id: string }>(rows: T[]) => {
+        const map = new Map<string, T[]>();
+        for (const row of rows) map.set(row.alert_rule_id, [...(map.get(row.alert_rule_id) ?? []), row]);
+        return map;
+      };
+      const statesByRule = group(stateRows);
+      const channelsByRule = group(channelRows);
 
-    let transitions = 0;
-    let notificationsCreated = 0;
-    for (const s of steps) {
-      const { result } = s;
-      const value = observationValue(s.observation);
-      const errorMessage = s.observation.kind === "error" ? s.observation.message : null;
-      // A series seen for the first time and ok needs no row until something happens to it.
-      const changed = result.transition !== null || result.notification !== null || known.has(s.key);
-      if (changed) {
+      // Columns of the set-based writes below.
+      const st = {
+        ws: [] as string[],
+        rule: [] as string[],
+        key: [] as string[],
+        label: [] as string[],
+        state: [] as string[],
+        since: [] as Date[],
+        notified: [] as Array<Date | null>,
+        inc: [] as number[],
+        ev: [] as number[],
+        value: [] as Array<number | null>,
+        error: [] as Array<string | null>,
+      };
+      const opened = {
+        ws: [] as string[],
+        rule: [] as string[],
+        key: [] as string[],
+        seq: [] as number[],
+        state: [] as string[],
+      };
+      const closed = { ws: [] as string[], rule: [] as string[], key: [] as string[], seq: [] as number[] };
+      type Planned = {
+        item: PendingApply;
+        s: SeriesStep;
+        value: number | null;
+        error: string | null;
+        historyId: string | null;
+      };
+      const planned: Planned[] = [];
+      const triggered = new Map<string, { ws: string; count: number }>();
+
+      for (const item of live) {
+        const states = statesByRule.get(item.rule.id) ?? [];
+        const known = new Set(states.map((x) => x.series_key));
+        for (const s of planSteps(states, item.observed, rulePolicy(item.rule), tick)) {
+          const { result } = s;
+          const value = observationValue(s.observation);
+          const error = s.observation.kind === "error" ? s.observation.message : null;
+          // A series seen for the first time and ok needs no row until something happens to it.
+          if (result.transition !== null || result.notification !== null || known.has(s.key)) {
+            st.ws.push(item.rule.workspace_id);
+            st.rule.push(item.rule.id);
+            st.key.push(s.key);
+            st.label.push(s.label);
+            st.state.push(result.next.state);
+            st.since.push(result.next.stateSince);
+            st.notified.push(result.next.lastNotifiedAt);
+            st.inc.push(result.next.incidentSeq);
+            st.ev.push(result.next.eventSeq);
+            st.value.push(value);
+            st.error.push(error);
+          }
+          if (!result.transition && !result.notification) continue;
+          if (result.transition && isAlertingState(result.transition.to)) {
+            opened.ws.push(item.rule.workspace_id);
+            opened.rule.push(item.rule.id);
+            opened.key.push(s.key);
+            opened.seq.push(result.next.incidentSeq);
+            opened.state.push(result.next.state);
+          }
+          if (result.transition && isAlertingState(result.transition.from)) {
+            closed.ws.push(item.rule.workspace_id);
+            closed.rule.push(item.rule.id);
+            closed.key.push(s.key);
+            closed.seq.push(states.find((x) => x.series_key === s.key)?.incident_seq ?? -1);
+          }
+          if (result.enteredFiring) {
+            const t = triggered.get(item.rule.id) ?? { ws: item.rule.workspace_id, count: 0 };
+            t.count += 1;
+            triggered.set(item.rule.id, t);
+          }
+          planned.push({ item, s, value, error, historyId: result.transition ? crypto.randomUUID() : null });
+        }
+      }
+
+      if (st.ws.length > 0) {
         await tx.$executeRaw`
-          INSERT INTO analytics.alert_series_state AS st (workspace_id, alert_rule_id, series_key, series_label, state,
+          INSERT INTO analytics.alert_series_state (workspace_id, alert_rule_id, series_key, series_label, state,
             state_since, last_notified_at, incident_seq, event_seq, last_value, last_error, last_evaluated_at)
-          VALUES (${rule.workspace_id}::uuid, ${rule.id}::uuid, ${s.key}, ${s.label}, ${result.next.state},
-            ${result.next.stateSince}, ${result.next.lastNotifiedAt}, ${result.next.incidentSeq}, ${result.next.eventSeq},
-            ${value}, ${errorMessage}, ${tick})
+          SELECT u.*, ${tick}::timestamptz FROM unnest(${st.ws}::uuid[], ${st.rule}::uuid[], ${st.key}::text[], ${st.label}::text[],
+            ${st.state}::text[], ${st.since}::timestamptz[], ${st.notified}::timestamptz[], ${st.inc}::int[], ${st.ev}::int[],
+            ${st.value}::numeric[], ${st.error}::text[]) AS u
           ON CONFLICT (workspace_id, alert_rule_id, series_key) DO UPDATE SET
             series_label = EXCLUDED.series_label, state = EXCLUDED.state, state_since = EXCLUDED.state_since,
             last_notified_at = EXCLUDED.last_notified_at, incident_seq = EXCLUDED.incident_seq,
             event_seq = EXCLUDED.event_seq, last_value = EXCLUDED.last_value, last_error = EXCLUDED.last_error,
             last_evaluated_at = EXCLUDED.last_evaluated_at`;
       }
-      if (!result.transition && !result.notification) continue;
-
-      // The incident this step belongs to: opened now (entry into an alerting state) or the one
-      // being repeated / resolved.
-      let incidentId: string | null = null;
-      const incidentSeq = result.notification?.incidentSeq ?? null;
-      if (result.transition && isAlertingState(result.transition.to)) {
-        const opened = await tx.$queryRaw<Array<{ id: string }>>`
-          INSERT INTO analytics.alert_incidents (workspace_id, alert_rule_id, series_key, incident_seq, state, opened_at)
-          VALUES (${rule.workspace_id}::uuid, ${rule.id}::uuid, ${s.key}, ${result.next.incidentSeq}, ${result.next.state}, ${tick})
-          ON CONFLICT (workspace_id, alert_rule_id, series_key, incident_seq) DO NOTHING
-          RETURNING id::text`;
-        incidentId = opened[0]?.id ?? null;
-      }
-      if (incidentId === null && incidentSeq !== null) {
-        const existing = await tx.$queryRaw<Array<{ id: string }>>`
-          SELECT id::text FROM analytics.alert_incidents
-          WHERE workspace_id = ${rule.workspace_id}::uuid AND alert_rule_id = ${rule.id}::uuid
-            AND series_key = ${s.key} AND incident_seq = ${incidentSeq}`;
-        incidentId = existing[0]?.id ?? null;
-      }
-      // Leaving an alerting state closes its incident.
-      if (result.transition && isAlertingState(result.transition.from)) {
-        const closingSeq = known.get(s.key)?.incident_seq ?? -1;
+      if (closed.ws.length > 0) {
         await tx.$executeRaw`
-          UPDATE analytics.alert_incidents SET resolved_at = ${tick}
-          WHERE workspace_id = ${rule.workspace_id}::uuid AND alert_rule_id = ${rule.id}::uuid
-            AND series_key = ${s.key} AND incident_seq = ${closingSeq} AND resolved_at IS NULL`;
+          UPDATE analytics.alert_incidents i SET resolved_at = ${tick}
+          FROM unnest(${closed.ws}::uuid[], ${closed.rule}::uuid[], ${closed.key}::text[], ${closed.seq}::int[]) AS c(ws, rule, key, seq)
+          WHERE i.workspace_id = c.ws AND i.alert_rule_id = c.rule AND i.series_key = c.key AND i.incident_seq = c.seq
+            AND i.resolved_at IS NULL`;
+      }
+      if (opened.ws.length > 0) {
+        // ON CONFLICT: an evaluator that computed the same transition already opened it.
+        await tx.$executeRaw`
+          INSERT INTO analytics.alert_incidents (workspace_id, alert_rule_id, series_key, incident_seq, state, opened_at)
+          SELECT u.*, ${tick}::timestamptz
+          FROM unnest(${opened.ws}::uuid[], ${opened.rule}::uuid[], ${opened.key}::text[], ${opened.seq}::int[], ${opened.state}::text[]) AS u
+          ON CONFLICT (workspace_id, alert_rule_id, series_key, incident_seq) DO NOTHING`;
+      }
+      // The incident of every planned notification/transition (opened now or earlier), by key.
+      const wanted = planned.filter(
+        (p) => p.s.result.notification !== null || (p.s.result.transition && isAlertingState(p.s.result.transition.to)),
+      );
+      const incidentIds = new Map<string, string>();
+      if (wanted.length > 0) {
+        const incidentKey = (rule: string, key: string, seq: number) => `${rule}|${key}|${seq}`;
+        const seqOf = (p: Planned) => p.s.result.notification?.incidentSeq ?? p.s.result.next.incidentSeq;
+        const rows = await tx.$queryRaw<
+          Array<{ id: string; alert_rule_id: string; series_key: string; incident_seq: number }>
+        >`
+          SELECT i.id::text, i.alert_rule_id::text, i.series_key, i.incident_seq
+          FROM analytics.alert_incidents i
+          JOIN unnest(${wanted.map((p) => p.item.rule.workspace_id)}::uuid[], ${wanted.map((p) => p.item.rule.id)}::uuid[],
+                      ${wanted.map((p) => p.s.key)}::text[], ${wanted.map(seqOf)}::int[]) AS w(ws, rule, key, seq)
+            ON i.workspace_id = w.ws AND i.alert_rule_id = w.rule AND i.series_key = w.key AND i.incident_seq = w.seq`;
+        for (const row of rows)
+          incidentIds.set(incidentKey(row.alert_rule_id, row.series_key, row.incident_seq), row.id);
+        for (const p of wanted) {
+          const id = incidentIds.get(incidentKey(p.item.rule.id, p.s.key, seqOf(p)));
+          if (id) incidentIds.set(`${p.item.rule.id}|${p.s.key}`, id);
+        }
       }
 
-      const notification = result.notification;
-      const deliverable = notification !== null && notification.suppressed === null && channels.length > 0;
-      const historyStatus =
-        notification === null ? "none" : notification.suppressed ? "suppressed" : channels.length ? "pending" : "none";
-      let historyId: string | null = null;
-      if (result.transition) {
-        transitions += 1;
-        const history = await tx.$queryRaw<Array<{ id: string }>>`
-          INSERT INTO analytics.alert_history (workspace_id, alert_rule_id, triggered_at, metric_value, threshold_value,
-            notification_status, series_key, series_label, previous_state, state, incident_id, error_message)
-          VALUES (${rule.workspace_id}::uuid, ${rule.id}::uuid, ${tick}, ${value === null ? null : roundForHistory(value)},
-            ${condition.threshold}, ${historyStatus}, ${s.key}, ${s.label}, ${result.transition.from}, ${result.transition.to},
-            ${incidentId}::uuid, ${errorMessage})
-          RETURNING id::text`;
-        historyId = history[0].id;
-      }
-      if (notification && incidentId && channels.length > 0) {
+      const h = {
+        id: [] as string[],
+        ws: [] as string[],
+        rule: [] as string[],
+        value: [] as Array<number | null>,
+        threshold: [] as number[],
+        status: [] as string[],
+        key: [] as string[],
+        label: [] as string[],
+        prev: [] as string[],
+        state: [] as string[],
+        incident: [] as Array<string | null>,
+        error: [] as Array<string | null>,
+      };
+      const n = {
+        ws: [] as string[],
+        rule: [] as string[],
+        incident: [] as string[],
+        history: [] as Array<string | null>,
+        channel: [] as string[],
+        event: [] as string[],
+        seq: [] as number[],
+        status: [] as string[],
+        reason: [] as Array<string | null>,
+        payload: [] as string[],
+      };
+      let transitions = 0;
+      for (const p of planned) {
+        const { rule, condition } = p.item;
+        const { result } = p.s;
+        const channels = channelsByRule.get(rule.id) ?? [];
+        const notification = result.notification;
+        const incidentId = incidentIds.get(`${rule.id}|${p.s.key}`) ?? null;
+        if (result.transition && p.historyId) {
+          transitions += 1;
+          h.id.push(p.historyId);
+          h.ws.push(rule.workspace_id);
+          h.rule.push(rule.id);
+          h.value.push(p.value === null ? null : roundForHistory(p.value));
+          h.threshold.push(condition.threshold);
+          h.status.push(
+            notification === null || channels.length === 0
+              ? "none"
+              : notification.suppressed
+                ? "suppressed"
+                : "pending",
+          );
+          h.key.push(p.s.key);
+          h.label.push(p.s.label);
+          h.prev.push(result.transition.from);
+          h.state.push(result.transition.to);
+          h.incident.push(incidentId);
+          h.error.push(p.error);
+        }
+        if (!notification || !incidentId) continue;
+        const send = notification.suppressed === null;
         for (const channel of channels) {
           const payload = buildPayload({
             rule,
             conditionText: describeCondition(condition, rule.metric_type),
             event: notification.event,
-            series: { key: s.key, label: s.label },
+            series: { key: p.s.key, label: p.s.label },
             state: result.next.state,
             previousState: result.transition?.from ?? null,
-            value,
+            value: p.value,
             incidentId,
             at: tick,
             link: alertLink(rule.workspace_slug, rule.id, tick),
           });
-          const inserted = await tx.$executeRaw`
-            INSERT INTO analytics.alert_notifications (workspace_id, alert_rule_id, incident_id, alert_history_id,
-              alert_channel_id, event, event_seq, status, suppressed_reason, payload, next_attempt_at)
-            VALUES (${rule.workspace_id}::uuid, ${rule.id}::uuid, ${incidentId}::uuid, ${historyId}::uuid,
-              ${channel.id}::uuid, ${notification.event}, ${notification.eventSeq},
-              ${deliverable ? "pending" : "suppressed"}, ${deliverable ? null : notification.suppressed},
-              ${JSON.stringify(payload)}::jsonb, ${tick})
-            ON CONFLICT (workspace_id, incident_id, event_seq, alert_channel_id) DO NOTHING`;
-          if (deliverable) notificationsCreated += inserted;
+          n.ws.push(rule.workspace_id);
+          n.rule.push(rule.id);
+          n.incident.push(incidentId);
+          n.history.push(p.historyId);
+          n.channel.push(channel.id);
+          n.event.push(notification.event);
+          n.seq.push(notification.eventSeq);
+          n.status.push(send ? "pending" : "suppressed");
+          n.reason.push(send ? null : notification.suppressed);
+          n.payload.push(JSON.stringify(payload));
         }
       }
-    }
-
-    const entered = steps.filter((s) => s.result.enteredFiring).length;
-    if (entered > 0) {
-      // trigger_count / last_triggered_at move on entry to firing only (never on repeats).
-      await tx.$executeRaw`
-        UPDATE analytics.alert_rules SET trigger_count = trigger_count + ${entered}, last_triggered_at = ${tick}
-        WHERE workspace_id = ${rule.workspace_id}::uuid AND id = ${rule.id}::uuid`;
-    }
-    return { transitions, notificationsCreated };
-  });
+      if (h.id.length > 0) {
+        await tx.$executeRaw`
+          INSERT INTO analytics.alert_history (id, workspace_id, alert_rule_id, metric_value, threshold_value,
+            notification_status, series_key, series_label, previous_state, state, incident_id, error_message, triggered_at)
+          SELECT u.*, ${tick}::timestamptz FROM unnest(${h.id}::uuid[], ${h.ws}::uuid[], ${h.rule}::uuid[], ${h.value}::numeric[],
+            ${h.threshold}::numeric[], ${h.status}::text[], ${h.key}::text[], ${h.label}::text[], ${h.prev}::text[],
+            ${h.state}::text[], ${h.incident}::uuid[], ${h.error}::text[]) AS u`;
+      }
+      let notificationsCreated = 0;
+      if (n.ws.length > 0) {
+        const inserted = await tx.$queryRaw<Array<{ status: string }>>`
+          INSERT INTO analytics.alert_notifications (workspace_id, alert_rule_id, incident_id, alert_history_id,
+            alert_channel_id, event, event_seq, status, suppressed_reason, payload, next_attempt_at)
+          SELECT u.ws, u.rule, u.incident, u.history, u.channel, u.event, u.seq, u.status, u.reason, u.payload::jsonb, ${tick}::timestamptz
+          FROM unnest(${n.ws}::uuid[], ${n.rule}::uuid[], ${n.incident}::uuid[], ${n.history}::uuid[], ${n.channel}::uuid[],
+            ${n.event}::text[], ${n.seq}::int[], ${n.status}::text[], ${n.reason}::text[], ${n.payload}::text[])
+            AS u(ws, rule, incident, history, channel, event, seq, status, reason, payload)
+          ON CONFLICT (workspace_id, incident_id, event_seq, alert_channel_id) DO NOTHING
+          RETURNING status`;
+        notificationsCreated = inserted.filter((r) => r.status === "pending").length;
+      }
+      if (triggered.size > 0) {
+        // trigger_count / last_triggered_at move on entry to firing only (never on repeats).
+        const entries = [...triggered.entries()];
+        await tx.$executeRaw`
+          UPDATE analytics.alert_rules r SET trigger_count = r.trigger_count + t.n, last_triggered_at = ${tick}
+          FROM unnest(${entries.map(([, t]) => t.ws)}::uuid[], ${entries.map(([id]) => id)}::uuid[], ${entries.map(([, t]) => t.count)}::int[])
+            AS t(ws, id, n)
+          WHERE r.workspace_id = t.ws AND r.id = t.id`;
+      }
+      return { transitions, notificationsCreated };
+    },
+    { timeout: 60_000 },
+  );
 }
 
-// alert_history keeps 004's numeric(16,4): percent changes and costs are rounded to 4 places.
 function roundForHistory(value: number): number {
   const clamped = Math.max(Math.min(value, 999_999_999_999), -999_999_999_999);
   return Math.round(clamped * 10_000) / 10_000;
@@ -339,11 +494,8 @@ async function evaluateClaimedRule(
   // Most ticks change nothing: only a rule whose first look (unlocked snapshot) shows a transition
   // or a notification takes the locked write path, which decides again on fresh state.
   const planned = planSteps(snapshot, observed, rulePolicy(rule), tick);
-  if (!planned.some((s) => s.result.transition !== null || s.result.notification !== null)) {
-    return { transitions: 0, notificationsCreated: 0, failed };
-  }
-  const applied = await applyObservations(db, rule, condition, observed, tick);
-  return { ...applied, failed };
+  const changed = planned.some((s) => s.result.transition !== null || s.result.notification !== null);
+  return { pending: changed ? { rule, condition, observed } : null, failed };
 }
 
 /** Evaluates every due rule once for the current minute. Safe to run in several processes at once. */
@@ -358,17 +510,20 @@ export async function evaluateAlerts(db: PrismaClient, options: EvaluateOptions 
     const snapshots = await snapshotStates(db, rules);
     const fetch = batchFetcher(db, rules, tick);
     let next = 0;
+    const changed: PendingApply[] = [];
     const worker = async () => {
       while (next < rules.length) {
         const rule = rules[next++];
         const result = await evaluateClaimedRule(db, rule, snapshots.get(rule.id) ?? [], tick, fetch);
         summary.rulesEvaluated += 1;
-        summary.transitions += result.transitions;
-        summary.notificationsCreated += result.notificationsCreated;
+        if (result.pending) changed.push(result.pending);
         if (result.failed) summary.errors += 1;
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, rules.length) }, worker));
+    const applied = await applyObservations(db, changed, tick);
+    summary.transitions += applied.transitions;
+    summary.notificationsCreated += applied.notificationsCreated;
   }
   return summary;
 }
