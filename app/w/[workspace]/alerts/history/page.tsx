@@ -17,7 +17,7 @@ function formatValue(value: number | null): string {
 function dashboardLink(slug: string, at: Date): string {
   const from = new Date(at.getTime() - 12 * 3_600_000).toISOString().slice(0, 10);
   const to = new Date(at.getTime() + 12 * 3_600_000).toISOString().slice(0, 10);
-  return `/w/${slug}?from=${from}&to=${to}`;
+  return `/w/${slug}?range=custom&from=${from}&to=${to}`;
 }
 
 export default async function AlertHistoryPage({
