@@ -18,7 +18,15 @@ import type { BenchContext, BenchResult } from "@/lib/bench/types";
  * server, or an embedded one in a temp dir), loads the scale's world with the bulk loader, runs
  * every section, prints a table and rewrites BENCHMARKS.md.
  */
-const { values } = parseArgs({ options: { scale: { type: "string", default: "medium" }, keep: { type: "boolean" } } });
+// --load-test and --duration are read by lib/bench/load-test.ts; declared here so they parse.
+const { values } = parseArgs({
+  options: {
+    scale: { type: "string", default: "medium" },
+    keep: { type: "boolean" },
+    "load-test": { type: "boolean" },
+    duration: { type: "string" },
+  },
+});
 const scaleName = z.enum(["small", "medium", "large"]).safeParse(values.scale);
 if (!scaleName.success) {
   console.error(`error: --scale must be small, medium or large (got "${values.scale}")`);

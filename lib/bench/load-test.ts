@@ -1,0 +1,284 @@
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+import { z } from "zod";
+import { generateApiKey } from "@/lib/api-keys/keys";
+import { prismaFor } from "@/lib/db/prisma";
+import { handleIngestRequest } from "@/lib/ingest/handler";
+import { serveFetchHandler } from "@/lib/ingest/test-server";
+import { bearerToken, verifyApiKey } from "@/lib/api-keys/keys";
+import { withWorkspaceContext } from "@/lib/db/context";
+import type { PrismaClient } from "@/lib/generated/prisma/client";
+import { MetricQueryError } from "@/lib/metrics/errors";
+import { queryMetric } from "@/lib/metrics/query";
+import type { BenchContext, BenchResult } from "./types";
+
+/**
+ * Load test on loopback: DASHBOARD_USERS concurrent dashboard readers (GET /api/v1/metrics with a
+ * read-scope API key: the same catalogue queries the dashboard cards run, without a next-auth
+ * session) while ingesting INGEST_EVENTS_PER_SECOND events/s (batches of 1,000) through
+ * POST /api/v1/ingest, for a bounded duration. Reports p95 latency and error rate of each side
+ * against the targets (p95 < 500 ms, errors < 0.1 %).
+ *
+ * Runs when `--load-test` is passed or the scale is not small; `--duration <seconds>` shortens it
+ * (default 120, at most 600). Every request goes to 127.0.0.1. The route handlers are served by a
+ * node:http server in this process (lib/ingest/test-server.ts), not `next start`, and autocannon
+ * runs in the same process: on a 2-core machine PostgreSQL, the server and the load generator
+ * share the CPUs, so the figures are a floor, not a ceiling.
+ */
+const DASHBOARD_USERS = 50;
+const INGEST_EVENTS_PER_SECOND = 10_000;
+const BATCH = 1_000;
+const INGEST_CONNECTIONS = 4;
+const P95_TARGET_MS = 500;
+const ERROR_TARGET = 0.001;
+
+const argsSchema = z.object({
+  loadTest: z.boolean(),
+  durationSeconds: z.coerce
+    .number()
+    .int()
+    .min(5, "--duration must be at least 5 seconds")
+    .max(600, "--duration must be at most 600 seconds"),
+});
+
+export function loadTestArgs(argv: string[] = process.argv.slice(2)): z.infer<typeof argsSchema> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { "load-test": { type: "boolean" }, duration: { type: "string" } },
+    strict: false,
+    allowPositionals: true,
+  });
+  return argsSchema.parse({ loadTest: values["load-test"] === true, durationSeconds: values.duration ?? 120 });
+}
+
+/** p-th percentile (0..1) of the samples by nearest rank; NaN for none. */
+export function percentile(samples: number[], p: number): number {
+  if (samples.length === 0) return Number.NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
+type Side = { latencies: number[]; requests: number; errors: number };
+
+function track(instance: autocannon.Instance, side: Side): void {
+  instance.on("response", (_client, statusCode, _bytes, responseTime) => {
+    side.requests++;
+    side.latencies.push(responseTime);
+    if (statusCode < 200 || statusCode >= 300) side.errors++;
+  });
+  instance.on("reqError", () => {
+    side.requests++;
+    side.errors++;
+  });
+}
+
+/** Runs one autocannon instance to its end, counting every response of it into `side`. */
+function runCannon(options: autocannon.Options, side: Side): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
+    track(instance, side);
+  });
+}
+
+function makeBatch(prefix: string, seq: number, users: number): string {
+  const now = Date.now();
+  const batch = Array.from({ length: BATCH }, (_, i) => {
+    const n = seq * BATCH + i;
+    const timestamp = new Date(now - (i % 600) * 1000).toISOString();
+    return n % 2 === 0
+      ? {
+          id: `${prefix}-${n}`,
+          type: "llm_call",
+          timestamp,
+          body: {
+            userId: `lt-user-${n % users}`,
+            agentId: `lt-agent-${n % 10}`,
+            provider: "openai",
+            model: "gpt-4o-mini",
+            promptTokens: 400 + (n % 500),
+            completionTokens: 60 + (n % 90),
+            latencyMs: 300 + (n % 900),
+          },
+        }
+      : {
+          id: `${prefix}-${n}`,
+          type: "activity",
+          timestamp,
+          body: { userId: `lt-user-${n % users}`, eventType: "page_view", pagePath: `/p/${n % 40}` },
+        };
+  });
+  return JSON.stringify({ batch });
+}
+
+/**
+ * The API-key branch of GET /api/v1/metrics (lib/metrics/api.ts): bearer key → verify (read scope)
+ * → queryMetric in the key's workspace context → JSON. Mirrored here because importing
+ * lib/metrics/api.ts under tsx pulls lib/auth/options.ts, whose next-auth provider default import
+ * only resolves inside Next/vitest (CredentialsProvider is not a function under plain Node ESM).
+ */
+async function metricsByApiKey(request: Request, db: PrismaClient): Promise<Response> {
+  const token = bearerToken(request.headers.get("authorization"));
+  const key = token ? await verifyApiKey(db, token) : null;
+  if (!key || !key.scopes.includes("read"))
+    return Response.json({ error: "read-scope API key required" }, { status: 401 });
+  const params = new URL(request.url).searchParams;
+  try {
+    const result = await withWorkspaceContext(
+      key.workspaceId,
+      async (tx) => {
+        const [workspace] = await tx.$queryRaw<{ id: string; timezone: string }[]>`
+          SELECT id::text, timezone FROM public.workspaces WHERE id = ${key.workspaceId}::uuid`;
+        return queryMetric(tx, {
+          workspace,
+          metric: params.get("metric") ?? "",
+          from: params.get("from") ?? "",
+          to: params.get("to") ?? "",
+          granularity: params.get("granularity") ?? "day",
+          groupBy: null,
+          filters: {},
+        });
+      },
+      db,
+    );
+    return Response.json(result);
+  } catch (error) {
+    if (error instanceof MetricQueryError) return Response.json({ error: error.message }, { status: 400 });
+    throw error;
+  }
+}
+
+async function insertKey(ctx: BenchContext, workspaceId: string, scope: "ingest" | "read"): Promise<string> {
+  const generated = generateApiKey();
+  await ctx.owner.query(
+    `INSERT INTO public.api_keys (workspace_id, name, prefix, secret_sha256, scopes, rate_limit_per_second, rate_limit_burst)
+     VALUES ($1, $2, $3, $4, ARRAY[$5], 100000000, 100000000)`,
+    [workspaceId, `load-test-${scope}`, generated.prefix, generated.secretSha256, scope],
+  );
+  return generated.key;
+}
+
+export async function benchLoadTest(ctx: BenchContext): Promise<BenchResult[]> {
+  const args = loadTestArgs();
+  if (!args.loadTest && ctx.scale === "small") {
+    ctx.log("  skipped (small scale; pass --load-test to run it)");
+    return [];
+  }
+  const { rows } = await ctx.owner.query<{ id: string; slug: string }>(
+    "SELECT id, slug FROM public.workspaces ORDER BY (SELECT count(*) FROM public.agents a WHERE a.workspace_id = workspaces.id) DESC, slug LIMIT 1",
+  );
+  if (!rows[0]) throw new Error("load test: no workspace loaded");
+  const workspace = rows[0];
+  const [readKey, ingestKey] = [
+    await insertKey(ctx, workspace.id, "read"),
+    await insertKey(ctx, workspace.id, "ingest"),
+  ];
+
+  const db = prismaFor(ctx.appUrl, { max: 20 });
+  const server = await serveFetchHandler((request) => {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/api/v1/ingest") return handleIngestRequest(request, { db });
+    return metricsByApiKey(request, db);
+  });
+
+  const today = new Date();
+  const day = (offset: number) => new Date(today.getTime() - offset * 86_400_000).toISOString().slice(0, 10);
+  const queries = ["runs", "success_rate", "runtime_p95", "credits", "active_users"].map(
+    (metric) => `/api/v1/metrics?metric=${metric}&from=${day(29)}&to=${day(0)}&granularity=day`,
+  );
+  const dashboard: Side = { latencies: [], requests: 0, errors: 0 };
+  const ingest: Side = { latencies: [], requests: 0, errors: 0 };
+  let seq = 0;
+  const prefix = `lt-${Date.now()}`;
+  ctx.log(
+    `  ${DASHBOARD_USERS} dashboard users + ${INGEST_EVENTS_PER_SECOND.toLocaleString()} events/s for ${args.durationSeconds} s on ${server.url}`,
+  );
+  try {
+    const readers = runCannon(
+      {
+        url: server.url,
+        connections: DASHBOARD_USERS,
+        duration: args.durationSeconds,
+        headers: { authorization: `Bearer ${readKey}` },
+        requests: queries.map((path) => ({ method: "GET", path })),
+        timeout: 30,
+      },
+      dashboard,
+    );
+    const writers = runCannon(
+      {
+        url: server.url,
+        connections: INGEST_CONNECTIONS,
+        duration: args.durationSeconds,
+        overallRate: INGEST_EVENTS_PER_SECOND / BATCH,
+        headers: { authorization: `Bearer ${ingestKey}`, "content-type": "application/json" },
+        requests: [
+          {
+            method: "POST",
+            path: "/api/v1/ingest",
+            setupRequest: (request) => ({ ...request, body: makeBatch(prefix, seq++, 5_000) }),
+          },
+        ],
+        timeout: 60,
+      },
+      ingest,
+    );
+    await Promise.all([readers, writers]);
+  } finally {
+    await server.close();
+    await db.$disconnect();
+  }
+
+  const stored = await ctx.owner.query<{ n: string }>(
+    "SELECT (SELECT count(*) FROM public.llm_usage_logs WHERE workspace_id = $1 AND ingested_at > now() - make_interval(secs => $2)) + (SELECT count(*) FROM analytics.user_activity u JOIN public.users us ON us.workspace_id = u.workspace_id AND us.id = u.user_id WHERE u.workspace_id = $1 AND us.external_id LIKE 'lt-user-%') AS n",
+    [workspace.id, args.durationSeconds + 600],
+  );
+  const storedEvents = Number(stored.rows[0].n);
+  const p95Dashboard = percentile(dashboard.latencies, 0.95);
+  const p95Ingest = percentile(ingest.latencies, 0.95);
+  const errorRate = (side: Side) => (side.requests === 0 ? Number.NaN : side.errors / side.requests);
+  const verdict = (ok: boolean) => (ok ? "met" : "missed");
+  const results: BenchResult[] = [
+    {
+      section: "load-test",
+      name: `dashboard p95 (${DASHBOARD_USERS} users, GET /api/v1/metrics, read-scope key)`,
+      value: Math.round(p95Dashboard),
+      unit: "ms",
+      target: `< ${P95_TARGET_MS} ms`,
+      note: `${verdict(p95Dashboard < P95_TARGET_MS)}; ${dashboard.requests} requests, ${(dashboard.requests / args.durationSeconds).toFixed(0)} req/s`,
+    },
+    {
+      section: "load-test",
+      name: "dashboard error rate",
+      value: Number((errorRate(dashboard) * 100).toFixed(3)),
+      unit: "%",
+      target: "< 0.1 %",
+      note: `${verdict(errorRate(dashboard) < ERROR_TARGET)}; ${dashboard.errors} of ${dashboard.requests}`,
+    },
+    {
+      section: "load-test",
+      name: `ingest p95 (batches of ${BATCH}, offered ${INGEST_EVENTS_PER_SECOND.toLocaleString()} events/s)`,
+      value: Math.round(p95Ingest),
+      unit: "ms",
+      target: `< ${P95_TARGET_MS} ms`,
+      note: verdict(p95Ingest < P95_TARGET_MS),
+    },
+    {
+      section: "load-test",
+      name: "ingest error rate",
+      value: Number((errorRate(ingest) * 100).toFixed(3)),
+      unit: "%",
+      target: "< 0.1 %",
+      note: `${verdict(errorRate(ingest) < ERROR_TARGET)}; ${ingest.errors} of ${ingest.requests}`,
+    },
+    {
+      section: "load-test",
+      name: "ingest achieved (events stored ÷ duration)",
+      value: Math.round(storedEvents / args.durationSeconds),
+      unit: "events/s",
+      target: `${INGEST_EVENTS_PER_SECOND.toLocaleString()} events/s`,
+      note: `${storedEvents.toLocaleString()} events in ${args.durationSeconds} s`,
+    },
+  ];
+  for (const r of results) ctx.log(`  ${r.name}: ${r.value} ${r.unit} (target ${r.target}; ${r.note})`);
+  return results;
+}
