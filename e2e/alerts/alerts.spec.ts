@@ -129,5 +129,12 @@ test.describe("alerts", () => {
     // The list shows the rule firing.
     await page.goto(`/w/${slug}/alerts`);
     await expect(page.getByTestId(`rule-${ruleName}`).getByTestId("rule-state")).toHaveText("1 firing");
+
+    // The edit page: the rule's numbers, and "send test" reports per channel (none here).
+    await page.getByTestId(`rule-${ruleName}`).getByRole("link", { name: ruleName }).click();
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText(ruleName);
+    await expect(page.getByText("Fired 1×")).toBeVisible();
+    await page.getByRole("button", { name: "Send test" }).click();
+    await expect(page.getByTestId("send-test-results")).toHaveText("This rule has no channels to test.");
   });
 });
