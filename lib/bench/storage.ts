@@ -18,11 +18,12 @@ export async function benchStorage(ctx: BenchContext): Promise<BenchResult[]> {
   await ctx.owner.query(`ANALYZE ${RAW_TABLES.join(", ")}`);
   const results: BenchResult[] = [];
   for (const table of RAW_TABLES) {
-    // A partitioned parent has no storage of its own: pg_partition_tree lists it and its partitions
-    // (or just the table itself when it is not partitioned).
+    // A partitioned parent has no storage of its own: sum its leaf partitions; a plain table
+    // (agent_runs, run_stages) is measured itself.
     const { rows: measured } = await ctx.owner.query(
       `SELECT $1::text AS table_name,
-              (SELECT sum(pg_total_relation_size(p.relid)) FROM pg_partition_tree($1::regclass) p) AS bytes,
+              coalesce((SELECT sum(pg_total_relation_size(p.relid)) FROM pg_partition_tree($1::regclass) p WHERE p.isleaf),
+                       pg_total_relation_size($1::regclass)) AS bytes,
               (SELECT count(*) FROM ${table}) AS row_count`,
       [table],
     );
@@ -36,7 +37,9 @@ export async function benchStorage(ctx: BenchContext): Promise<BenchResult[]> {
     });
   }
   const total = await ctx.owner.query(
-    `SELECT sum(pg_total_relation_size(p.relid)) AS bytes FROM unnest($1::text[]) t(name), pg_partition_tree(t.name::regclass) p`,
+    `SELECT sum(coalesce((SELECT sum(pg_total_relation_size(p.relid)) FROM pg_partition_tree(t.name::regclass) p WHERE p.isleaf),
+                         pg_total_relation_size(t.name::regclass))) AS bytes
+       FROM unnest($1::text[]) t(name)`,
     [RAW_TABLES],
   );
   return results.concat(await totalPerEvent(ctx, Number(total.rows[0].bytes)));
