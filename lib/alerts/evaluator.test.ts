@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { refreshDirtyRollups } from "@/lib/rollups/engine";
 import { prismaFor } from "@/lib/db/prisma";
@@ -311,6 +313,28 @@ describe("exactly once across evaluators", () => {
     );
     expect(counts.rows[0]).toEqual({ incidents: 1, history: 1, triggers: 1 });
     await Promise.all([a.$disconnect(), b.$disconnect()]);
+  });
+
+  it("two evaluator processes started at once deliver once", async () => {
+    const w = await world();
+    await newRule(w.workspaceId, { channels: [{ kind: "webhook", url: receiver.url("/process-hook") }] });
+    await spend(w, minutes(-5), 3);
+    const run = () =>
+      promisify(execFile)("npx", ["tsx", "lib/alerts/evaluate-once.ts", db.ownerUrl, T.toISOString()], {
+        env: { ...process.env, ALERT_WEBHOOK_ALLOWLIST: "127.0.0.1" },
+        timeout: 60_000,
+      });
+    const outputs = await Promise.all([run(), run()]);
+    const summaries = outputs.map(
+      (o) => JSON.parse(o.stdout.trim().split("\n").at(-1) ?? "{}") as { evaluation: { notificationsCreated: number } },
+    );
+    expect(summaries.reduce((n, s) => n + s.evaluation.notificationsCreated, 0)).toBe(1);
+    expect(forPath("/process-hook")).toHaveLength(1);
+    const history = await db.owner.query(
+      `SELECT count(*)::int AS n FROM analytics.alert_history WHERE workspace_id = $1`,
+      [w.workspaceId],
+    );
+    expect(history.rows[0].n).toBe(1);
   });
 
   it("the notification unique key refuses a second copy of the same event", async () => {
