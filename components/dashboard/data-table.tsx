@@ -43,6 +43,7 @@ export function DataTable({
   filename,
   initialSort,
   emptyText = "No rows for this range.",
+  exportable = true,
 }: {
   title: string;
   columns: TableColumn[];
@@ -50,6 +51,8 @@ export function DataTable({
   filename: string;
   initialSort?: { key: string; dir: "asc" | "desc" };
   emptyText?: string;
+  /** False hides CSV export (e.g. other people's usage for a role without usage.export). */
+  exportable?: boolean;
 }) {
   const [query, setQuery] = useState("");
   const [sort, setSort] = useState(initialSort ?? { key: columns[0]?.key ?? "", dir: "asc" as const });
@@ -112,9 +115,11 @@ export function DataTable({
               setPage(0);
             }}
           />
-          <button type="button" className="button button-small" onClick={exportCsv} disabled={visible.length === 0}>
-            Export CSV ({visible.length} rows)
-          </button>
+          {exportable ? (
+            <button type="button" className="button button-small" onClick={exportCsv} disabled={visible.length === 0}>
+              Export CSV ({visible.length} rows)
+            </button>
+          ) : null}
         </div>
       </div>
       <div className="table-wrap">

@@ -7,6 +7,49 @@ import { METRIC_DEFINITIONS } from "@/lib/metrics/definitions";
 import type { MetricResult } from "@/lib/metrics/query";
 import { guarded } from "./card";
 
+/** The CSV download of a chart: the same catalogue query through /api/v1/export/metrics. */
+export function exportHref(
+  scope: DashboardScope,
+  metric: MetricName,
+  groupBy?: GroupBy,
+  filters?: MetricFilters,
+): string {
+  const params = new URLSearchParams({
+    workspace: scope.workspace.slug,
+    metric,
+    from: scope.range.from,
+    to: scope.range.to,
+    granularity: scope.range.granularity,
+  });
+  if (groupBy) params.set("groupBy", groupBy);
+  for (const [key, value] of Object.entries(filters ?? scope.filters)) if (value) params.set(key, value);
+  return `/api/v1/export/metrics?${params}`;
+}
+
+function ExportLink({
+  scope,
+  metric,
+  groupBy,
+  filters,
+  label = "Download CSV",
+}: {
+  scope: DashboardScope;
+  metric: MetricName;
+  groupBy?: GroupBy;
+  filters?: MetricFilters;
+  label?: string;
+}) {
+  const perUser = groupBy === "user" || Boolean((filters ?? scope.filters).userId);
+  if (perUser && !scope.canExportUsers) return null;
+  return (
+    <p className="kpi-hint" style={{ margin: "4px 0 0", textAlign: "right" }}>
+      <a href={exportHref(scope, metric, groupBy, filters)} download>
+        {label}
+      </a>
+    </p>
+  );
+}
+
 export function unitFormat(unit: MetricUnit): ValueFormat {
   if (unit === "percent") return "percent";
   if (unit === "usd") return "usd";
@@ -109,6 +152,7 @@ export async function MetricChart({
           valueFormat={unitFormat(current.unit)}
           config={config}
         />
+        <ExportLink scope={scope} metric={metric} groupBy={groupBy} filters={filters} />
       </div>
     );
   });
@@ -162,6 +206,15 @@ export async function MultiMetricChart({
           valueFormat={unitFormat(first.unit)}
           config={config}
         />
+        {metrics.map((metric) => (
+          <ExportLink
+            key={metric}
+            scope={scope}
+            metric={metric}
+            filters={filters}
+            label={`Download CSV: ${METRIC_DEFINITIONS[metric].label}`}
+          />
+        ))}
       </div>
     );
   });

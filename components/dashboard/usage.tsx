@@ -139,6 +139,8 @@ async function UsageTable({
           title={title}
           filename={`usage-by-${groupBy}-${scope.range.from}-${scope.range.to}.csv`}
           initialSort={{ key: "total_tokens", dir: "desc" }}
+          // Other people's usage, one row per person: exporting it needs usage.export.
+          exportable={groupBy !== "user" || scope.canExportUsers}
           emptyText="No LLM calls in this range — widen the range, or send llm_call events through /api/v1/ingest."
           columns={[
             { key: "name", label: groupBy === "model" ? "Model" : "User", link: groupBy === "user" },

@@ -58,6 +58,15 @@ test.describe("dashboards", () => {
     const cells = await row.getByRole("cell").allInnerTexts();
     const value = cells[headers.indexOf("Completed") - 1];
     expect(Number(value.replace(/,/g, ""))).toBe(completed);
+
+    // The chart's CSV (the same catalogue query, server-side) has the same point.
+    const href = await page
+      .getByTestId("chart-runs-by-status")
+      .getByRole("link", { name: "Download CSV" })
+      .getAttribute("href");
+    const csv = await (await page.request.get(href ?? "")).text();
+    const line = csv.split("\r\n").find((l) => l.startsWith(day) && l.includes(",completed,"));
+    expect(line?.split(",").at(-1)).toBe(String(completed));
   });
 
   test("the date picker changes the URL and the numbers", async ({ page }) => {
