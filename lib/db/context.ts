@@ -49,21 +49,24 @@ export function isStatementTimeout(error: unknown, depth = 0): boolean {
   return ["cause", "meta", "driverAdapterError"].some((key) => isStatementTimeout(record[key], depth + 1));
 }
 
-type ContextOptions = { readOnly: boolean };
+/** The RLS settings a request can act under (see the app.* functions in migration 0006 and 0071). */
+type ContextSetting = "app.current_user_id" | "app.current_read_workspace_id";
+type ContextOptions = { readOnly: boolean; setting?: ContextSetting };
 
 async function inUserTransaction<T>(
   client: PrismaClient,
-  accountId: string,
+  subjectId: string,
   fn: (tx: Tx) => Promise<T>,
   options: ContextOptions,
 ): Promise<T> {
+  const setting = options.setting ?? "app.current_user_id";
   const timeoutMs = dashboardStatementTimeoutMs();
   try {
     return await client.$transaction(
       async (tx) => {
         // Must be the first statement of the transaction.
         if (options.readOnly) await tx.$executeRaw`SET TRANSACTION READ ONLY`;
-        await tx.$executeRaw`SELECT set_config('app.current_user_id', ${accountId}, true), set_config('statement_timeout', ${String(timeoutMs)}, true)`;
+        await tx.$executeRaw`SELECT set_config(${setting}, ${subjectId}, true), set_config('statement_timeout', ${String(timeoutMs)}, true)`;
         return fn(tx);
       },
       // Prisma's own transaction timeout (5 s by default) must not fire before PostgreSQL's
@@ -116,4 +119,17 @@ export async function withWorkspaceContext<T>(
     await tx.$executeRaw`SELECT set_config('app.current_workspace_id', ${workspaceId}, true)`;
     return fn(tx);
   });
+}
+
+/**
+ * Reads for an API key with the `read` scope (verified by the caller): a read-only transaction whose
+ * only right is to read its workspace's rollups and labels (policies on app.current_read_workspace_id,
+ * migration 0071). Kept apart from the ingest context so an ingest-only key can never read.
+ */
+export async function withApiKeyReadContext<T>(
+  workspaceId: string,
+  fn: (tx: Tx) => Promise<T>,
+  client: PrismaClient = nextReplicaPrisma() ?? appPrisma(),
+): Promise<T> {
+  return inUserTransaction(client, workspaceId, fn, { readOnly: true, setting: "app.current_read_workspace_id" });
 }

@@ -128,10 +128,8 @@ describe("GET /api/v1/metrics", () => {
     expect((await call(query, null, { headers: { authorization: "Bearer pb_nonsense" } })).status).toBe(401);
   });
 
-  // BLOCKED on a migration outside this area: the rollup read policies (0006, 0025) admit members
-  // and platform admins only, so an API key's workspace context (app.current_workspace_id) reads no
-  // rollup rows and this returns 0. Needs e.g. `OR workspace_id = app.current_read_workspace_id()`.
-  it.skip("an API key with read scope reads its workspace's numbers", async () => {
+  // Read-scope keys read through app.current_read_workspace_id (migration 0071).
+  it("an API key with read scope reads its workspace's numbers", async () => {
     const read = await createApiKey(db.ownerPrisma, world.workspaceId, { name: "reader2", scopes: ["read"] }, null);
     const ok = await call("metric=runs&from=2026-03-02&to=2026-03-15&granularity=month", null, {
       headers: { authorization: `Bearer ${read.key}` },

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { AccessError, resolveWorkspaceAccess } from "@/lib/access/authorize";
 import { roleHasPermission, type Permission } from "@/lib/access/permissions";
 import { bearerToken, verifyApiKey } from "@/lib/api-keys/keys";
-import { withUserReadContext, withWorkspaceContext } from "@/lib/db/context";
+import { withApiKeyReadContext, withUserReadContext } from "@/lib/db/context";
 import { nextReplicaPrisma } from "@/lib/db/replicas";
 import type { Tx } from "@/lib/db/prisma";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
@@ -55,7 +55,7 @@ async function identify(request: Request, query: MetricsQuery, deps: MetricsHand
         error: 'This API key lacks the "read" scope; create a key with scope "read" to query metrics.',
       });
     }
-    const rows = await withWorkspaceContext(
+    const rows = await withApiKeyReadContext(
       key.workspaceId,
       (tx) => tx.$queryRaw<{ id: string; slug: string; timezone: string }[]>`
         SELECT id::text, slug, timezone FROM public.workspaces WHERE id = ${key.workspaceId}::uuid`,
@@ -91,7 +91,7 @@ async function identify(request: Request, query: MetricsQuery, deps: MetricsHand
 function inContext<T>(caller: Caller, db: PrismaClient, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return caller.kind === "account"
     ? withUserReadContext(caller.accountId, fn, nextReplicaPrisma() ?? db)
-    : withWorkspaceContext(caller.workspace.id, fn, db);
+    : withApiKeyReadContext(caller.workspace.id, fn, db);
 }
 
 export async function handleMetricsRequest(
