@@ -40,6 +40,9 @@ export async function startWorker(options: WorkerOptions): Promise<StopWorker> {
   boss.on("error", (error) => log(`worker: pg-boss error: ${error.message}`));
   await boss.start();
   const pool = new pg.Pool({ connectionString: options.ownerUrl, max: 3, application_name: "pulseboard-jobs" });
+  // An idle connection dropped by the server (restart, shutdown) must not crash the process: log it;
+  // the pool opens a new connection on the next job.
+  pool.on("error", (error) => log(`worker: idle database connection lost: ${error.message}`));
   const ctx: JobContext = { ownerUrl: options.ownerUrl, pool, log };
   let stopping = false;
 
