@@ -53,7 +53,9 @@ const owner = new pg.Pool({ connectionString: ownerUrl, max: 4 });
 
 const results: BenchResult[] = [];
 try {
-  log(`loading the ${scaleName.data} world: ${scale.runs.toLocaleString()} runs, ${scale.activityEvents.toLocaleString()} activity events, ${scale.llmCalls.toLocaleString()} LLM calls over ${scale.days} days in ${scale.workspaces} workspaces`);
+  log(
+    `loading the ${scaleName.data} world: ${scale.runs.toLocaleString()} runs, ${scale.activityEvents.toLocaleString()} activity events, ${scale.llmCalls.toLocaleString()} LLM calls over ${scale.days} days in ${scale.workspaces} workspaces`,
+  );
   const bar = process.stdout.isTTY ? new cliProgress.SingleBar({}, cliProgress.Presets.shades_classic) : null;
   const loadStart = performance.now();
   let lastPrinted = 0;
@@ -69,7 +71,12 @@ try {
   bar?.stop();
   const loadSeconds = (performance.now() - loadStart) / 1000;
   const rows = scale.runs + scale.activityEvents + scale.llmCalls;
-  results.push({ section: "load", name: "bulk load (generate_series in SQL)", value: Math.round(rows / loadSeconds), unit: "rows/s" });
+  results.push({
+    section: "load",
+    name: "bulk load (generate_series in SQL)",
+    value: Math.round(rows / loadSeconds),
+    unit: "rows/s",
+  });
 
   const context: BenchContext = { scale: scaleName.data, ownerUrl, appUrl: appUrlFor(ownerUrl), owner, log };
   for (const section of BENCH_SECTIONS) {
@@ -118,7 +125,8 @@ function formatValue(result: BenchResult): string {
 function formatTable(items: BenchResult[]): string {
   const header = "| section | measurement | result | target | note |\n|---|---|---|---|---|";
   const lines = items.map(
-    (r) => `| ${r.section} | ${r.name} | ${formatValue(r)} | ${r.target ?? ""} | ${(r.note ?? "").replace(/\|/g, "/")} |`,
+    (r) =>
+      `| ${r.section} | ${r.name} | ${formatValue(r)} | ${r.target ?? ""} | ${(r.note ?? "").replace(/\|/g, "/")} |`,
   );
   return [header, ...lines].join("\n");
 }

@@ -53,7 +53,9 @@ async function e2e() {
     return;
   }
   const output = path.join(reports, "playwright.json");
-  const code = await run("npx", ["playwright", "test", "--reporter=list,json"], { PLAYWRIGHT_JSON_OUTPUT_NAME: output });
+  const code = await run("npx", ["playwright", "test", "--reporter=list,json"], {
+    PLAYWRIGHT_JSON_OUTPUT_NAME: output,
+  });
   if (existsSync(output)) {
     const report = JSON.parse(readFileSync(output, "utf8")) as {
       stats: { expected: number; unexpected: number; flaky: number; skipped: number };
@@ -77,5 +79,7 @@ rmSync(reports, { recursive: true, force: true });
 if (failures.length > 0 && tally.failed === 0) tally.failed = 1; // a runner crashed before counting
 console.log("");
 for (const failure of failures) console.log(`- ${failure}`);
-console.log(`tests: ${tally.passed} passed, ${tally.failed} failed${tally.skipped ? `, ${tally.skipped} skipped` : ""}`);
+console.log(
+  `tests: ${tally.passed} passed, ${tally.failed} failed${tally.skipped ? `, ${tally.skipped} skipped` : ""}`,
+);
 process.exit(failures.length > 0 || tally.failed > 0 ? 1 : 0);

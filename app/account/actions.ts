@@ -8,7 +8,10 @@ import { withUserContext } from "@/lib/db/context";
 
 export type ChangePasswordState = ActionResult<{ message: string }> | null;
 
-export async function changePasswordAction(_previous: ChangePasswordState, form: FormData): Promise<ChangePasswordState> {
+export async function changePasswordAction(
+  _previous: ChangePasswordState,
+  form: FormData,
+): Promise<ChangePasswordState> {
   return runAction(async () => {
     const account = await requireAccount();
     const ip = clientIpFromHeaders(await headers());

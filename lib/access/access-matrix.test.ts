@@ -49,16 +49,46 @@ export const ACCESS_MATRIX: Record<string, Rule> = {
   "route:app/api/v1/export/metrics/route.ts": { kind: "api", why: "session or read-scoped key; usage.export" },
   // server actions
   "action:app/account/actions.ts#changePasswordAction": { kind: "signed-in" },
-  "action:app/invite/[token]/actions.ts#invitationSignupAction": { kind: "public", why: "the invitation token is the credential" },
-  "action:app/w/[workspace]/settings/members/actions.ts#inviteAction": { kind: "workspace", permission: "members.manage" },
-  "action:app/w/[workspace]/settings/members/actions.ts#changeRoleAction": { kind: "workspace", permission: "members.manage" },
-  "action:app/w/[workspace]/settings/members/actions.ts#removeMemberAction": { kind: "workspace", permission: "members.manage" },
-  "action:app/w/[workspace]/settings/members/actions.ts#revokeInvitationAction": { kind: "workspace", permission: "members.manage" },
-  "action:app/w/[workspace]/settings/api-keys/actions.ts#createKeyAction": { kind: "workspace", permission: "api_keys.manage" },
-  "action:app/w/[workspace]/settings/api-keys/actions.ts#revokeKeyAction": { kind: "workspace", permission: "api_keys.manage" },
-  "action:app/w/[workspace]/settings/prices/actions.ts#addPriceAction": { kind: "workspace", permission: "prices.manage" },
-  "action:app/w/[workspace]/settings/prices/actions.ts#deletePriceAction": { kind: "workspace", permission: "prices.manage" },
-  "action:app/w/[workspace]/settings/prices/actions.ts#repriceAction": { kind: "workspace", permission: "prices.manage" },
+  "action:app/invite/[token]/actions.ts#invitationSignupAction": {
+    kind: "public",
+    why: "the invitation token is the credential",
+  },
+  "action:app/w/[workspace]/settings/members/actions.ts#inviteAction": {
+    kind: "workspace",
+    permission: "members.manage",
+  },
+  "action:app/w/[workspace]/settings/members/actions.ts#changeRoleAction": {
+    kind: "workspace",
+    permission: "members.manage",
+  },
+  "action:app/w/[workspace]/settings/members/actions.ts#removeMemberAction": {
+    kind: "workspace",
+    permission: "members.manage",
+  },
+  "action:app/w/[workspace]/settings/members/actions.ts#revokeInvitationAction": {
+    kind: "workspace",
+    permission: "members.manage",
+  },
+  "action:app/w/[workspace]/settings/api-keys/actions.ts#createKeyAction": {
+    kind: "workspace",
+    permission: "api_keys.manage",
+  },
+  "action:app/w/[workspace]/settings/api-keys/actions.ts#revokeKeyAction": {
+    kind: "workspace",
+    permission: "api_keys.manage",
+  },
+  "action:app/w/[workspace]/settings/prices/actions.ts#addPriceAction": {
+    kind: "workspace",
+    permission: "prices.manage",
+  },
+  "action:app/w/[workspace]/settings/prices/actions.ts#deletePriceAction": {
+    kind: "workspace",
+    permission: "prices.manage",
+  },
+  "action:app/w/[workspace]/settings/prices/actions.ts#repriceAction": {
+    kind: "workspace",
+    permission: "prices.manage",
+  },
   "action:app/w/[workspace]/alerts/actions.ts#saveRuleAction": { kind: "workspace", permission: "alerts.manage" },
   "action:app/w/[workspace]/alerts/actions.ts#duplicateRuleAction": { kind: "workspace", permission: "alerts.manage" },
   "action:app/w/[workspace]/alerts/actions.ts#setRuleActiveAction": { kind: "workspace", permission: "alerts.manage" },
@@ -86,7 +116,8 @@ export function inventory(root = process.cwd()): string[] {
     if (/\.(ts|tsx)$/.test(file)) {
       const source = readFileSync(path.join(root, file), "utf8");
       if (/^\s*["']use server["']/.test(source)) {
-        for (const match of source.matchAll(/export\s+(?:async\s+)?function\s+(\w+)|export\s+const\s+(\w+)/g)) keys.push(`action:${file}#${match[1] ?? match[2]}`);
+        for (const match of source.matchAll(/export\s+(?:async\s+)?function\s+(\w+)|export\s+const\s+(\w+)/g))
+          keys.push(`action:${file}#${match[1] ?? match[2]}`);
       }
     }
   }
@@ -157,10 +188,10 @@ beforeAll(async () => {
   workspaceId = await q("INSERT INTO public.workspaces (slug, name) VALUES ('target', 'Target') RETURNING id", []);
   const other = await q("INSERT INTO public.workspaces (slug, name) VALUES ('other', 'Other') RETURNING id", []);
   for (const persona of PERSONAS.filter((p) => p !== "anonymous")) {
-    accountOf[persona] = await q("INSERT INTO public.accounts (email, is_platform_admin) VALUES ($1, $2) RETURNING id", [
-      `${persona.toLowerCase()}@matrix.test`,
-      persona === "platformAdmin",
-    ]);
+    accountOf[persona] = await q(
+      "INSERT INTO public.accounts (email, is_platform_admin) VALUES ($1, $2) RETURNING id",
+      [`${persona.toLowerCase()}@matrix.test`, persona === "platformAdmin"],
+    );
   }
   const members: [string, Persona, string][] = [
     [workspaceId, "viewer", "viewer"],
@@ -169,7 +200,11 @@ beforeAll(async () => {
     [other, "ownerOfOther", "owner"],
   ];
   for (const [ws, persona, role] of members) {
-    await db.owner.query("INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, $3)", [ws, accountOf[persona], role]);
+    await db.owner.query("INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, $3)", [
+      ws,
+      accountOf[persona],
+      role,
+    ]);
   }
 });
 afterAll(async () => db.drop());
@@ -203,14 +238,18 @@ describe("access matrix: every workspace permission × persona", () => {
   }
 
   it("every declared workspace route gets exactly its permission's row", async () => {
-    const routes = Object.entries(ACCESS_MATRIX).filter((e): e is [string, Extract<Rule, { kind: "workspace" }>] => e[1].kind === "workspace");
+    const routes = Object.entries(ACCESS_MATRIX).filter(
+      (e): e is [string, Extract<Rule, { kind: "workspace" }>] => e[1].kind === "workspace",
+    );
     expect(routes.length).toBeGreaterThan(15);
     const used = new Set(routes.map(([, rule]) => rule.permission));
     for (const permission of used) expect(EXPECTED[permission]).toBeDefined();
   });
 
   it("a demoted admin loses management at once; a removed member gets 404", async () => {
-    await db.owner.query("UPDATE public.workspace_members SET role = 'viewer' WHERE account_id = $1", [accountOf.admin]);
+    await db.owner.query("UPDATE public.workspace_members SET role = 'viewer' WHERE account_id = $1", [
+      accountOf.admin,
+    ]);
     expect((await decide("admin", "members.manage")).status).toBe(403);
     await db.owner.query("DELETE FROM public.workspace_members WHERE account_id = $1", [accountOf.admin]);
     expect((await decide("admin", "workspace.read")).status).toBe(404);

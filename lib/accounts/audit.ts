@@ -38,7 +38,10 @@ export const auditEventSchema = z.object({
   workspaceId: z.uuid().nullable(),
   action: auditActionSchema,
   /** What the action was done to, e.g. {type: "api_key", id: "<uuid>"}. */
-  target: z.object({ type: z.string().min(1).max(64), id: z.string().min(1).max(256) }).nullable().default(null),
+  target: z
+    .object({ type: z.string().min(1).max(64), id: z.string().min(1).max(256) })
+    .nullable()
+    .default(null),
   /** Small, non-secret facts (old and new role, rule name, export format). Never secrets. */
   details: z.record(z.string(), z.json()).default({}),
   /** The client's address (see clientIpFromHeaders); anything that is not an IP is dropped. */
@@ -66,7 +69,13 @@ export async function recordAuditEvent(tx: Tx, event: AuditEventInput): Promise<
  */
 export async function recordPreAuthEvent(
   owner: PrismaClient,
-  event: { action: "auth.sign_in" | "auth.sign_in_failed"; accountId: string | null; email: string; ip: string | null; details?: Record<string, string> },
+  event: {
+    action: "auth.sign_in" | "auth.sign_in_failed";
+    accountId: string | null;
+    email: string;
+    ip: string | null;
+    details?: Record<string, string>;
+  },
 ): Promise<void> {
   const ip = ipSchema.parse(event.ip);
   await owner.$executeRaw`
@@ -83,12 +92,19 @@ export async function recordPreAuthEvent(
  * anything in the header, which is why throttling is also per account.
  */
 export function clientIpFromHeaders(headers: Pick<Headers, "get">): string | null {
-  const hops = z.coerce.number().int().min(0).max(10).catch(0).parse(process.env.PULSEBOARD_TRUSTED_PROXY_HOPS ?? 0);
+  const hops = z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10)
+    .catch(0)
+    .parse(process.env.PULSEBOARD_TRUSTED_PROXY_HOPS ?? 0);
   const forwarded = (headers.get("x-forwarded-for") ?? "")
     .split(",")
     .map((part) => part.trim())
     .filter(Boolean);
-  const candidate = forwarded.length > 0 ? forwarded[Math.max(0, forwarded.length - Math.max(1, hops))] : headers.get("x-real-ip");
+  const candidate =
+    forwarded.length > 0 ? forwarded[Math.max(0, forwarded.length - Math.max(1, hops))] : headers.get("x-real-ip");
   if (!candidate) return null;
   const unwrapped = candidate.replace(/^\[|\]$/g, "").replace(/^::ffff:(?=\d+\.)/, "");
   return isIP(unwrapped) ? unwrapped : null;
@@ -99,12 +115,34 @@ export function clientIpFromHeaders(headers: Pick<Headers, "get">): string | nul
 // platform admins.
 
 export const auditFilterSchema = z.object({
-  action: z.union([auditActionSchema, z.literal("")]).optional().transform((v) => v || null),
-  actor: z.string().trim().toLowerCase().max(320).optional().transform((v) => v || null),
-  from: z.iso.date().optional().or(z.literal("")).transform((v) => v || null),
-  to: z.iso.date().optional().or(z.literal("")).transform((v) => v || null),
+  action: z
+    .union([auditActionSchema, z.literal("")])
+    .optional()
+    .transform((v) => v || null),
+  actor: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .max(320)
+    .optional()
+    .transform((v) => v || null),
+  from: z.iso
+    .date()
+    .optional()
+    .or(z.literal(""))
+    .transform((v) => v || null),
+  to: z.iso
+    .date()
+    .optional()
+    .or(z.literal(""))
+    .transform((v) => v || null),
   /** Keyset cursor: show events with id below this one. */
-  before: z.coerce.bigint().positive().optional().or(z.literal("")).transform((v) => (v === "" ? null : v ?? null)),
+  before: z.coerce
+    .bigint()
+    .positive()
+    .optional()
+    .or(z.literal(""))
+    .transform((v) => (v === "" ? null : (v ?? null))),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 export type AuditFilter = z.output<typeof auditFilterSchema>;

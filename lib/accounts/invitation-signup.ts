@@ -11,7 +11,9 @@ import { acceptPendingInvitations } from "./sign-in";
  * happens before anyone is authenticated, so it uses the owner connection; the token (32 random
  * bytes, only its sha256 stored) is the proof that the person received the invitation e-mail.
  */
-export const invitationTokenSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, { message: "This invitation link is not valid." });
+export const invitationTokenSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{43}$/, { message: "This invitation link is not valid." });
 
 const openInvitationSchema = z.object({
   email: z.string(),
@@ -23,7 +25,10 @@ const openInvitationSchema = z.object({
 export type OpenInvitation = z.infer<typeof openInvitationSchema>;
 
 /** The open, unexpired invitation behind a link, or null. */
-export async function findOpenInvitation(token: string, owner: PrismaClient = ownerPrisma()): Promise<OpenInvitation | null> {
+export async function findOpenInvitation(
+  token: string,
+  owner: PrismaClient = ownerPrisma(),
+): Promise<OpenInvitation | null> {
   const parsed = invitationTokenSchema.safeParse(token);
   if (!parsed.success) return null;
   const rows = await owner.$queryRaw<unknown[]>`
@@ -55,12 +60,14 @@ export async function createAccountFromInvitation(
   const { token, name, password } = invitationSignupInputSchema.parse(input);
   const invitation = await findOpenInvitation(token, owner);
   if (!invitation) throw new BadRequestError("This invitation is no longer valid; ask for a new one.");
-  if (invitation.has_account) throw new BadRequestError("An account with this e-mail exists: sign in to accept the invitation.");
+  if (invitation.has_account)
+    throw new BadRequestError("An account with this e-mail exists: sign in to accept the invitation.");
   const hash = await hashPassword(password);
   const rows = await owner.$queryRaw<{ id: string }[]>`
     INSERT INTO public.accounts (email, name, password_hash) VALUES (${invitation.email}, ${name}, ${hash})
     ON CONFLICT (email) DO NOTHING RETURNING id::text`;
-  if (rows.length === 0) throw new BadRequestError("An account with this e-mail exists: sign in to accept the invitation.");
+  if (rows.length === 0)
+    throw new BadRequestError("An account with this e-mail exists: sign in to accept the invitation.");
   await acceptPendingInvitations(owner, rows[0].id);
   return { email: invitation.email, workspaceSlug: invitation.workspace_slug };
 }

@@ -17,10 +17,17 @@ export type ActingMember = { workspaceId: string; accountId: string; role: Works
 export const workspaceRoleSchema = z.enum(WORKSPACE_ROLES, { message: "Pick a role: owner, admin, member or viewer." });
 
 export const inviteInputSchema = z.object({
-  email: z.string().trim().toLowerCase().pipe(z.email({ message: "Enter a valid e-mail address." }).max(320)),
+  email: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.email({ message: "Enter a valid e-mail address." }).max(320)),
   role: workspaceRoleSchema,
 });
-export const changeRoleInputSchema = z.object({ accountId: z.uuid({ message: "Unknown member." }), role: workspaceRoleSchema });
+export const changeRoleInputSchema = z.object({
+  accountId: z.uuid({ message: "Unknown member." }),
+  role: workspaceRoleSchema,
+});
 export const removeMemberInputSchema = z.object({ accountId: z.uuid({ message: "Unknown member." }) });
 export const revokeInvitationInputSchema = z.object({ invitationId: z.uuid({ message: "Unknown invitation." }) });
 
@@ -96,7 +103,8 @@ export async function inviteMember(
   const { email, role } = inviteInputSchema.parse(input);
   if (role === "owner") requireOwnerFor(actor, "invite an owner");
   const members = await listMembers(tx, actor.workspaceId);
-  if (members.some((m) => m.email === email)) throw new BadRequestError(`${email} is already a member of this workspace.`);
+  if (members.some((m) => m.email === email))
+    throw new BadRequestError(`${email} is already a member of this workspace.`);
   const token = randomBytes(32).toString("base64url");
   const tokenSha256 = hashInvitationToken(token);
   // The SET list repeats the parameters instead of reading EXCLUDED: the app role may not SELECT
@@ -135,7 +143,11 @@ export async function revokeInvitation(tx: Tx, actor: ActingMember, input: unkno
   });
 }
 
-async function findMember(tx: Tx, workspaceId: string, accountId: string): Promise<{ member: MemberRow; owners: number }> {
+async function findMember(
+  tx: Tx,
+  workspaceId: string,
+  accountId: string,
+): Promise<{ member: MemberRow; owners: number }> {
   const members = await listMembers(tx, workspaceId);
   const member = members.find((m) => m.account_id === accountId);
   if (!member) throw new BadRequestError("That person is not a member of this workspace.");

@@ -56,7 +56,10 @@ const githubEmailsSchema = z.array(z.object({ email: z.string(), primary: z.bool
  * The provider-verified e-mail of a sign-in, or null. Google and OIDC say so in the ID token
  * (`email_verified`); GitHub's profile e-mail may be unverified, so ask its API.
  */
-export async function verifiedProviderEmail(account: ProviderAccount, profile: Profile | undefined): Promise<string | null> {
+export async function verifiedProviderEmail(
+  account: ProviderAccount,
+  profile: Profile | undefined,
+): Promise<string | null> {
   if (account.provider === "github") {
     if (!account.access_token) return null;
     const response = await fetch("https://api.github.com/user/emails", {

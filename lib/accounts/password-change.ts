@@ -10,8 +10,14 @@ export const changePasswordInputSchema = z
     newPassword: passwordPolicy,
     confirmPassword: z.string(),
   })
-  .refine((v) => v.newPassword === v.confirmPassword, { message: "The two new passwords differ.", path: ["confirmPassword"] })
-  .refine((v) => v.newPassword !== v.currentPassword, { message: "Choose a password different from the current one.", path: ["newPassword"] });
+  .refine((v) => v.newPassword === v.confirmPassword, {
+    message: "The two new passwords differ.",
+    path: ["confirmPassword"],
+  })
+  .refine((v) => v.newPassword !== v.currentPassword, {
+    message: "Choose a password different from the current one.",
+    path: ["newPassword"],
+  });
 
 /**
  * Changes the signed-in account's password inside its withUserContext transaction: verifies the
@@ -25,11 +31,18 @@ export async function changeOwnPassword(tx: Tx, accountId: string, input: unknow
   const stored = rows[0]?.password_hash ?? null;
   if (!(await verifyPassword(stored, currentPassword))) {
     throw new BadRequestError(
-      stored ? "The current password is not correct." : "This account signs in through a provider and has no password to change.",
+      stored
+        ? "The current password is not correct."
+        : "This account signs in through a provider and has no password to change.",
     );
   }
   const hash = await hashPassword(newPassword);
   const updated = await tx.$queryRaw<{ ok: boolean }[]>`SELECT app.set_own_password_hash(${hash}) AS ok`;
   if (!updated[0]?.ok) throw new BadRequestError("Your account no longer exists.");
-  await recordAuditEvent(tx, { workspaceId: null, action: "account.password_changed", target: { type: "account", id: accountId }, ip });
+  await recordAuditEvent(tx, {
+    workspaceId: null,
+    action: "account.password_changed",
+    target: { type: "account", id: accountId },
+    ip,
+  });
 }

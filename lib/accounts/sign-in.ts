@@ -50,13 +50,25 @@ export async function signInWithPassword(
   if (!parsed.success) return null;
   const email = parsed.data.email;
   if (await isSignInThrottled(owner, email, ip)) {
-    await recordPreAuthEvent(owner, { action: "auth.sign_in_failed", accountId: null, email, ip, details: { reason: "throttled" } });
+    await recordPreAuthEvent(owner, {
+      action: "auth.sign_in_failed",
+      accountId: null,
+      email,
+      ip,
+      details: { reason: "throttled" },
+    });
     return null;
   }
   const account = await authenticateCredentials(parsed.data, owner);
   if (!account) {
     await recordFailure(owner, email, ip);
-    await recordPreAuthEvent(owner, { action: "auth.sign_in_failed", accountId: null, email, ip, details: { reason: "credentials" } });
+    await recordPreAuthEvent(owner, {
+      action: "auth.sign_in_failed",
+      accountId: null,
+      email,
+      ip,
+      details: { reason: "credentials" },
+    });
     return null;
   }
   await owner.$executeRaw`DELETE FROM public.sign_in_failures WHERE email = ${email}`;
@@ -71,7 +83,13 @@ export async function completeSignIn(
   ip: string | null,
   method: string,
 ): Promise<void> {
-  await recordPreAuthEvent(owner, { action: "auth.sign_in", accountId: account.id, email: account.email, ip, details: { method } });
+  await recordPreAuthEvent(owner, {
+    action: "auth.sign_in",
+    accountId: account.id,
+    email: account.email,
+    ip,
+    details: { method },
+  });
   await acceptPendingInvitations(owner, account.id);
 }
 
@@ -79,7 +97,9 @@ export async function completeSignIn(
 export async function acceptPendingInvitations(client: PrismaClient, accountId: string): Promise<number> {
   return client.$transaction(async (tx) => {
     await tx.$executeRaw`SELECT set_config('app.current_user_id', ${accountId}, true)`;
-    const rows = await tx.$queryRaw<{ workspace_id: string }[]>`SELECT workspace_id::text FROM app.accept_pending_invitations()`;
+    const rows = await tx.$queryRaw<
+      { workspace_id: string }[]
+    >`SELECT workspace_id::text FROM app.accept_pending_invitations()`;
     return rows.length;
   });
 }

@@ -12,9 +12,33 @@ export type ScaleSpec = {
 };
 
 export const SCALES: Record<BenchScale, ScaleSpec> = {
-  small: { workspaces: 2, usersPerWorkspace: 300, agentsPerWorkspace: 10, runs: 100_000, activityEvents: 200_000, llmCalls: 100_000, days: 90 },
-  medium: { workspaces: 20, usersPerWorkspace: 2_000, agentsPerWorkspace: 25, runs: 10_000_000, activityEvents: 20_000_000, llmCalls: 10_000_000, days: 90 },
-  large: { workspaces: 40, usersPerWorkspace: 5_000, agentsPerWorkspace: 40, runs: 30_000_000, activityEvents: 60_000_000, llmCalls: 30_000_000, days: 90 },
+  small: {
+    workspaces: 2,
+    usersPerWorkspace: 300,
+    agentsPerWorkspace: 10,
+    runs: 100_000,
+    activityEvents: 200_000,
+    llmCalls: 100_000,
+    days: 90,
+  },
+  medium: {
+    workspaces: 20,
+    usersPerWorkspace: 2_000,
+    agentsPerWorkspace: 25,
+    runs: 10_000_000,
+    activityEvents: 20_000_000,
+    llmCalls: 10_000_000,
+    days: 90,
+  },
+  large: {
+    workspaces: 40,
+    usersPerWorkspace: 5_000,
+    agentsPerWorkspace: 40,
+    runs: 30_000_000,
+    activityEvents: 60_000_000,
+    llmCalls: 30_000_000,
+    days: 90,
+  },
 };
 
 /**

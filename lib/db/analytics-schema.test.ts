@@ -15,22 +15,40 @@ async function one<T>(sql: string, params: unknown[] = []): Promise<T> {
 }
 
 async function workspace(slug: string, timezone = "UTC"): Promise<string> {
-  return (await one<{ id: string }>("INSERT INTO public.workspaces (slug, name, timezone) VALUES ($1, $1, $2) RETURNING id", [slug, timezone])).id;
+  return (
+    await one<{ id: string }>("INSERT INTO public.workspaces (slug, name, timezone) VALUES ($1, $1, $2) RETURNING id", [
+      slug,
+      timezone,
+    ])
+  ).id;
 }
 
 async function trackedUser(workspaceId: string, externalId: string): Promise<string> {
   return (
-    await one<{ id: string }>("INSERT INTO public.users (workspace_id, external_id) VALUES ($1, $2) RETURNING id", [workspaceId, externalId])
+    await one<{ id: string }>("INSERT INTO public.users (workspace_id, external_id) VALUES ($1, $2) RETURNING id", [
+      workspaceId,
+      externalId,
+    ])
   ).id;
 }
 
 async function agent(workspaceId: string, name: string): Promise<string> {
   return (
-    await one<{ id: string }>("INSERT INTO public.agents (workspace_id, external_id, name) VALUES ($1, $2, $2) RETURNING id", [workspaceId, name])
+    await one<{ id: string }>(
+      "INSERT INTO public.agents (workspace_id, external_id, name) VALUES ($1, $2, $2) RETURNING id",
+      [workspaceId, name],
+    )
   ).id;
 }
 
-async function run(workspaceId: string, agentId: string, userId: string, daysAgo: number, credits: number, status = "completed") {
+async function run(
+  workspaceId: string,
+  agentId: string,
+  userId: string,
+  daysAgo: number,
+  credits: number,
+  status = "completed",
+) {
   await db.owner.query(
     `INSERT INTO public.agent_runs (workspace_id, external_id, agent_id, user_id, status, started_at, finished_at, runtime_seconds, credits_consumed)
      VALUES ($1, gen_random_uuid()::text, $2, $3, $4, now() - make_interval(days => $5), now() - make_interval(days => $5) + interval '10 seconds', 10, $6)`,
@@ -112,12 +130,24 @@ describe("materialized views", () => {
   });
 
   it("mv_top_agents lists an agent with no runs in 30 days with 0 (defect 3)", async () => {
-    const { rows } = await db.owner.query<{ agent_id: string; total_runs_30d: number; successful_runs_30d: number; success_rate: string; total_credits_30d: string }>(
+    const { rows } = await db.owner.query<{
+      agent_id: string;
+      total_runs_30d: number;
+      successful_runs_30d: number;
+      success_rate: string;
+      total_credits_30d: string;
+    }>(
       "SELECT agent_id, total_runs_30d, successful_runs_30d, success_rate, total_credits_30d FROM analytics.mv_top_agents WHERE workspace_id = $1 ORDER BY total_runs_30d DESC",
       [ws],
     );
     expect(rows).toEqual([
-      { agent_id: busyAgent, total_runs_30d: 4, successful_runs_30d: 3, success_rate: "75.00", total_credits_30d: "20.0000" },
+      {
+        agent_id: busyAgent,
+        total_runs_30d: 4,
+        successful_runs_30d: 3,
+        success_rate: "75.00",
+        total_credits_30d: "20.0000",
+      },
       { agent_id: idleAgent, total_runs_30d: 0, successful_runs_30d: 0, success_rate: "0.00", total_credits_30d: "0" },
     ]);
   });
@@ -127,12 +157,24 @@ describe("materialized views", () => {
       "SELECT total_members, total_tracked_users, total_agents, total_runs_30d, total_credits_30d::text AS credits, active_users_30d FROM analytics.mv_workspace_summary WHERE workspace_id = $1",
       [ws],
     );
-    expect(row).toEqual({ total_members: 3, total_tracked_users: 2, total_agents: 2, total_runs_30d: 4, credits: "20.0000", active_users_30d: 2 });
+    expect(row).toEqual({
+      total_members: 3,
+      total_tracked_users: 2,
+      total_agents: 2,
+      total_runs_30d: 4,
+      credits: "20.0000",
+      active_users_30d: 2,
+    });
   });
 
   it("mv_active_users WAU/MAU are rolling 7/30-day distinct counts (defect 5)", async () => {
     const tokyo = await workspace("mv-active", "Asia/Tokyo");
-    const [a, b, c, d] = [await trackedUser(tokyo, "a"), await trackedUser(tokyo, "b"), await trackedUser(tokyo, "c"), await trackedUser(tokyo, "d")];
+    const [a, b, c, d] = [
+      await trackedUser(tokyo, "a"),
+      await trackedUser(tokyo, "b"),
+      await trackedUser(tokyo, "c"),
+      await trackedUser(tokyo, "d"),
+    ];
     // Active days relative to the workspace-local today: a: -10 and 0; b: -5; c: -3; d: -40 (outside 30 days).
     await db.owner.query(
       `INSERT INTO analytics.user_daily_activity (workspace_id, activity_date, user_id, runs, first_seen_at, last_seen_at)
@@ -176,9 +218,21 @@ describe("rollup natural keys with a NULL (platform-wide) workspace (defect 6)",
         [totalRuns],
       );
     }
-    expect(await one("SELECT count(*)::int AS n, max(total_runs) AS v FROM analytics.daily_metrics WHERE workspace_id IS NULL AND metric_date = '2025-01-01'")).toEqual({ n: 1, v: 3 });
-    expect(await one("SELECT count(*)::int AS n, max(total_runs) AS v FROM analytics.hourly_metrics WHERE workspace_id IS NULL")).toEqual({ n: 1, v: 3 });
-    expect(await one("SELECT count(*)::int AS n, max(initial_users) AS v FROM analytics.user_cohorts WHERE workspace_id IS NULL")).toEqual({ n: 1, v: 3 });
+    expect(
+      await one(
+        "SELECT count(*)::int AS n, max(total_runs) AS v FROM analytics.daily_metrics WHERE workspace_id IS NULL AND metric_date = '2025-01-01'",
+      ),
+    ).toEqual({ n: 1, v: 3 });
+    expect(
+      await one(
+        "SELECT count(*)::int AS n, max(total_runs) AS v FROM analytics.hourly_metrics WHERE workspace_id IS NULL",
+      ),
+    ).toEqual({ n: 1, v: 3 });
+    expect(
+      await one(
+        "SELECT count(*)::int AS n, max(initial_users) AS v FROM analytics.user_cohorts WHERE workspace_id IS NULL",
+      ),
+    ).toEqual({ n: 1, v: 3 });
   });
 });
 
@@ -197,11 +251,21 @@ describe("analytics.cleanup_old_data", () => {
        SELECT date_trunc('hour', now() - make_interval(days => d), 'UTC'), $1 FROM unnest(ARRAY[45, 31, 2]) AS d`,
       [ws],
     );
-    expect(await one("SELECT * FROM analytics.cleanup_old_data()")).toEqual({ user_activity_deleted: "2", hourly_metrics_deleted: "2" });
-    expect(await one("SELECT count(*)::int AS n FROM analytics.user_activity WHERE workspace_id = $1", [ws])).toEqual({ n: 2 });
-    expect(await one("SELECT count(*)::int AS n FROM analytics.hourly_metrics WHERE workspace_id = $1", [ws])).toEqual({ n: 1 });
+    expect(await one("SELECT * FROM analytics.cleanup_old_data()")).toEqual({
+      user_activity_deleted: "2",
+      hourly_metrics_deleted: "2",
+    });
+    expect(await one("SELECT count(*)::int AS n FROM analytics.user_activity WHERE workspace_id = $1", [ws])).toEqual({
+      n: 2,
+    });
+    expect(await one("SELECT count(*)::int AS n FROM analytics.hourly_metrics WHERE workspace_id = $1", [ws])).toEqual({
+      n: 1,
+    });
     // Shorter windows remove the rest but today's activity.
-    expect(await one("SELECT * FROM analytics.cleanup_old_data(5, 1)")).toEqual({ user_activity_deleted: "1", hourly_metrics_deleted: "1" });
+    expect(await one("SELECT * FROM analytics.cleanup_old_data(5, 1)")).toEqual({
+      user_activity_deleted: "1",
+      hourly_metrics_deleted: "1",
+    });
     await expect(db.owner.query("SELECT analytics.cleanup_old_data(0, 30)")).rejects.toThrow(/at least 1/);
   });
 });
@@ -221,7 +285,10 @@ describe("updated_at triggers", () => {
 
   it("move updated_at on UPDATE", async () => {
     const ws = await workspace("touch");
-    await db.owner.query("UPDATE public.workspaces SET created_at = '2000-01-01', updated_at = '2000-01-01' WHERE id = $1", [ws]);
+    await db.owner.query(
+      "UPDATE public.workspaces SET created_at = '2000-01-01', updated_at = '2000-01-01' WHERE id = $1",
+      [ws],
+    );
     await db.owner.query("UPDATE public.workspaces SET name = 'renamed' WHERE id = $1", [ws]);
     const row = await one<{ moved: boolean; created: Date }>(
       "SELECT updated_at > now() - interval '1 hour' AS moved, created_at AS created FROM public.workspaces WHERE id = $1",
@@ -229,9 +296,16 @@ describe("updated_at triggers", () => {
     );
     expect(row.moved).toBe(true);
     expect(row.created.toISOString()).toBe(new Date("2000-01-01T00:00:00Z").toISOString());
-    const metric = await one<{ id: string }>("INSERT INTO analytics.daily_metrics (metric_date, workspace_id, updated_at) VALUES ('2025-02-01', $1, '2000-01-01') RETURNING id", [ws]);
+    const metric = await one<{ id: string }>(
+      "INSERT INTO analytics.daily_metrics (metric_date, workspace_id, updated_at) VALUES ('2025-02-01', $1, '2000-01-01') RETURNING id",
+      [ws],
+    );
     await db.owner.query("UPDATE analytics.daily_metrics SET total_runs = 9 WHERE id = $1", [metric.id]);
-    expect(await one("SELECT updated_at > now() - interval '1 hour' AS moved FROM analytics.daily_metrics WHERE id = $1", [metric.id])).toEqual({ moved: true });
+    expect(
+      await one("SELECT updated_at > now() - interval '1 hour' AS moved FROM analytics.daily_metrics WHERE id = $1", [
+        metric.id,
+      ]),
+    ).toEqual({ moved: true });
   });
 });
 
@@ -241,10 +315,16 @@ describe("constraints", () => {
     const ws = await workspace("checks");
     const user = await trackedUser(ws, "u");
     await expect(
-      db.owner.query("INSERT INTO analytics.user_activity (workspace_id, user_id, event_type) VALUES ($1, $2, 'teleport')", [ws, user]),
+      db.owner.query(
+        "INSERT INTO analytics.user_activity (workspace_id, user_id, event_type) VALUES ($1, $2, 'teleport')",
+        [ws, user],
+      ),
     ).rejects.toThrow(/valid_event_type/);
     await expect(
-      db.owner.query("INSERT INTO analytics.user_cohorts (cohort_period, cohort_date, workspace_id, initial_users, retention_data) VALUES ('hourly', '2025-01-01', $1, 1, '{}')", [ws]),
+      db.owner.query(
+        "INSERT INTO analytics.user_cohorts (cohort_period, cohort_date, workspace_id, initial_users, retention_data) VALUES ('hourly', '2025-01-01', $1, 1, '{}')",
+        [ws],
+      ),
     ).rejects.toThrow(/user_cohorts_period/);
   });
 });

@@ -13,7 +13,9 @@ afterAll(async () => db.drop());
 
 describe("runMigrations", () => {
   it("records every migration once and is a no-op when run again", async () => {
-    const { rows } = await db.owner.query<{ name: string }>("SELECT name FROM public._pulseboard_migrations ORDER BY name");
+    const { rows } = await db.owner.query<{ name: string }>(
+      "SELECT name FROM public._pulseboard_migrations ORDER BY name",
+    );
     expect(rows.map((r) => r.name)).toEqual(loadMigrations().map((m) => m.name));
     expect(await runMigrations(db.ownerUrl)).toEqual([]);
   });
@@ -29,7 +31,10 @@ describe("runMigrations", () => {
   it("rolls a failing migration back whole and says which one failed", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "migrations-"));
     for (const m of loadMigrations()) writeFileSync(path.join(dir, `${m.name}.sql`), m.sql);
-    writeFileSync(path.join(dir, "9999_broken.sql"), "CREATE TABLE public.half_written (id int); SELECT nonsense_fn();");
+    writeFileSync(
+      path.join(dir, "9999_broken.sql"),
+      "CREATE TABLE public.half_written (id int); SELECT nonsense_fn();",
+    );
     await expect(runMigrations(db.ownerUrl, { dir })).rejects.toThrow(/9999_broken failed and was rolled back/);
     const { rows } = await db.owner.query("SELECT to_regclass('public.half_written') AS t");
     expect(rows[0].t).toBeNull();

@@ -44,9 +44,11 @@ export async function runMigrations(
       )`);
     await ensureAppRole(client, ownerUrl);
     const done = new Map(
-      (await client.query<{ name: string; checksum: string }>("SELECT name, checksum FROM public._pulseboard_migrations")).rows.map(
-        (row) => [row.name, row.checksum],
-      ),
+      (
+        await client.query<{ name: string; checksum: string }>(
+          "SELECT name, checksum FROM public._pulseboard_migrations",
+        )
+      ).rows.map((row) => [row.name, row.checksum]),
     );
     for (const migration of loadMigrations(options.dir)) {
       const previous = done.get(migration.name);

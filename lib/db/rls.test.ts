@@ -16,8 +16,10 @@ async function asApp<T>(context: Context, fn: (client: pg.PoolClient) => Promise
   const client = await app.connect();
   try {
     await client.query("BEGIN");
-    if (context.user !== undefined) await client.query("SELECT set_config('app.current_user_id', $1, true)", [context.user]);
-    if (context.workspace !== undefined) await client.query("SELECT set_config('app.current_workspace_id', $1, true)", [context.workspace]);
+    if (context.user !== undefined)
+      await client.query("SELECT set_config('app.current_user_id', $1, true)", [context.user]);
+    if (context.workspace !== undefined)
+      await client.query("SELECT set_config('app.current_workspace_id', $1, true)", [context.workspace]);
     return await fn(client);
   } finally {
     await client.query("ROLLBACK");
@@ -37,7 +39,10 @@ beforeAll(async () => {
   db = await createTestDatabase();
   app = new pg.Pool({ connectionString: db.appUrl, max: 2 });
   const account = (email: string, admin = false) =>
-    insertReturningId("INSERT INTO public.accounts (email, is_platform_admin) VALUES ($1, $2) RETURNING id", [email, admin]);
+    insertReturningId("INSERT INTO public.accounts (email, is_platform_admin) VALUES ($1, $2) RETURNING id", [
+      email,
+      admin,
+    ]);
   ids.alice = await account("alice@example.com"); // owner of W1
   ids.bob = await account("bob@example.com"); // viewer of W2
   ids.carol = await account("carol@example.com"); // member of nothing, linked to tracked user u1b
@@ -49,12 +54,18 @@ beforeAll(async () => {
     [ids.w1, ids.alice, ids.w2, ids.bob],
   );
   const user = (ws: string, ext: string, accountId: string | null) =>
-    insertReturningId("INSERT INTO public.users (workspace_id, external_id, account_id) VALUES ($1, $2, $3) RETURNING id", [ws, ext, accountId]);
+    insertReturningId(
+      "INSERT INTO public.users (workspace_id, external_id, account_id) VALUES ($1, $2, $3) RETURNING id",
+      [ws, ext, accountId],
+    );
   ids.u1a = await user(ids.w1, "u1a", null);
   ids.u1b = await user(ids.w1, "u1b", ids.carol);
   ids.u2a = await user(ids.w2, "u2a", null);
   const agent = (ws: string, ext: string) =>
-    insertReturningId("INSERT INTO public.agents (workspace_id, external_id, name) VALUES ($1, $2, $2) RETURNING id", [ws, ext]);
+    insertReturningId("INSERT INTO public.agents (workspace_id, external_id, name) VALUES ($1, $2, $2) RETURNING id", [
+      ws,
+      ext,
+    ]);
   ids.a1 = await agent(ids.w1, "a1");
   ids.a2 = await agent(ids.w2, "a2");
   const run = (ws: string, ext: string, agentId: string, userId: string) =>
@@ -116,11 +127,14 @@ describe("row-level security as pulseboard_app", () => {
     for (const context of [{}, { user: "not-a-uuid", workspace: "" }]) {
       const counts = await asApp(context, async (client) => {
         const result: Record<string, number> = {};
-        for (const { name } of rows) result[name] = (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${name}`)).rows[0].n;
+        for (const { name } of rows)
+          result[name] = (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${name}`)).rows[0].n;
         return result;
       });
       // default_model_prices is global reference data (list prices), not tenant rows.
-      expect(Object.entries(counts).filter(([name, n]) => n !== 0 && name !== "public.default_model_prices")).toEqual([]);
+      expect(Object.entries(counts).filter(([name, n]) => n !== 0 && name !== "public.default_model_prices")).toEqual(
+        [],
+      );
     }
   });
 
@@ -140,7 +154,12 @@ describe("row-level security as pulseboard_app", () => {
     expect(await column(root, "SELECT id::text AS v FROM public.agent_runs")).toEqual([ids.r1, ids.r2, ids.r3].sort());
     expect(await column(root, "SELECT total_runs::text AS v FROM analytics.daily_metrics")).toEqual(["1", "2", "3"]);
     expect(await column(root, "SELECT count(*)::text AS v FROM public.accounts")).toEqual(["4"]);
-    expect(await column({ user: ids.alice }, "SELECT count(*)::text AS v FROM analytics.daily_metrics WHERE workspace_id IS NULL")).toEqual(["0"]);
+    expect(
+      await column(
+        { user: ids.alice },
+        "SELECT count(*)::text AS v FROM analytics.daily_metrics WHERE workspace_id IS NULL",
+      ),
+    ).toEqual(["0"]);
   });
 
   it("the ingest context writes and reads only its own workspace", async () => {
@@ -154,7 +173,10 @@ describe("row-level security as pulseboard_app", () => {
         "INSERT INTO analytics.rollup_dirty_hours (workspace_id, hour) VALUES ($1, date_trunc('hour', now(), 'UTC')) ON CONFLICT (workspace_id, hour) DO UPDATE SET marked_at = now()",
         [ids.w1],
       );
-      const updated = await client.query("UPDATE public.agents SET name = 'renamed' WHERE id IN ($1, $2)", [ids.a1, ids.a2]);
+      const updated = await client.query("UPDATE public.agents SET name = 'renamed' WHERE id IN ($1, $2)", [
+        ids.a1,
+        ids.a2,
+      ]);
       expect(updated.rowCount).toBe(1); // a2 belongs to W2: invisible, untouched
       expect((await client.query("SELECT count(*)::int AS n FROM public.users")).rows[0].n).toBe(3);
       expect((await client.query("SELECT count(*)::int AS n FROM analytics.daily_metrics")).rows[0].n).toBe(0);
@@ -165,23 +187,34 @@ describe("row-level security as pulseboard_app", () => {
       ),
     ).rejects.toMatchObject({ code: "42501" });
     await expect(
-      asApp({}, (client) => client.query("INSERT INTO public.users (workspace_id, external_id) VALUES ($1, 'nobody')", [ids.w1])),
+      asApp({}, (client) =>
+        client.query("INSERT INTO public.users (workspace_id, external_id) VALUES ($1, 'nobody')", [ids.w1]),
+      ),
     ).rejects.toMatchObject({ code: "42501" });
   });
 
   it("owners/admins manage memberships of their workspace; viewers cannot", async () => {
     await asApp({ user: ids.alice }, async (client) => {
-      const added = await client.query("INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, 'member')", [ids.w1, ids.carol]);
+      const added = await client.query(
+        "INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, 'member')",
+        [ids.w1, ids.carol],
+      );
       expect(added.rowCount).toBe(1);
     });
     await expect(
       asApp({ user: ids.bob }, (client) =>
-        client.query("INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, 'admin')", [ids.w2, ids.carol]),
+        client.query("INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, 'admin')", [
+          ids.w2,
+          ids.carol,
+        ]),
       ),
     ).rejects.toMatchObject({ code: "42501" });
     await expect(
       asApp({ user: ids.alice }, (client) =>
-        client.query("INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, 'owner')", [ids.w2, ids.alice]),
+        client.query("INSERT INTO public.workspace_members (workspace_id, account_id, role) VALUES ($1, $2, 'owner')", [
+          ids.w2,
+          ids.alice,
+        ]),
       ),
     ).rejects.toMatchObject({ code: "42501" });
   });
@@ -200,24 +233,35 @@ describe("row-level security as pulseboard_app", () => {
 describe("materialized views through SECURITY DEFINER functions", () => {
   it("cannot be selected directly by the app role", async () => {
     for (const view of ["mv_active_users", "mv_top_agents", "mv_workspace_summary"]) {
-      await expect(asApp({ user: ids.root }, (client) => client.query(`SELECT * FROM analytics.${view}`))).rejects.toMatchObject({ code: "42501" });
+      await expect(
+        asApp({ user: ids.root }, (client) => client.query(`SELECT * FROM analytics.${view}`)),
+      ).rejects.toMatchObject({ code: "42501" });
     }
   });
 
   it("are served to members (and platform admins) of the workspace only", async () => {
-    const topAgents = (context: Context, ws: string) => column(context, "SELECT agent_id::text AS v FROM analytics.get_top_agents($1, 10)", [ws]);
+    const topAgents = (context: Context, ws: string) =>
+      column(context, "SELECT agent_id::text AS v FROM analytics.get_top_agents($1, 10)", [ws]);
     expect(await topAgents({ user: ids.alice }, ids.w1)).toEqual([ids.a1]);
     expect(await topAgents({ user: ids.alice }, ids.w2)).toEqual([]);
     expect(await topAgents({}, ids.w1)).toEqual([]);
     expect(await topAgents({ user: ids.root }, ids.w2)).toEqual([ids.a2]);
 
-    const summaries = (context: Context) => column(context, "SELECT workspace_id::text || ':' || total_runs_30d AS v FROM analytics.get_workspace_summaries()");
+    const summaries = (context: Context) =>
+      column(
+        context,
+        "SELECT workspace_id::text || ':' || total_runs_30d AS v FROM analytics.get_workspace_summaries()",
+      );
     expect(await summaries({ user: ids.alice })).toEqual([`${ids.w1}:2`]);
     expect(await summaries({ user: ids.root })).toEqual([`${ids.w1}:2`, `${ids.w2}:1`].sort());
     expect(await summaries({ user: ids.carol })).toEqual([]);
 
     const active = (context: Context, ws: string) =>
-      column(context, "SELECT daily_active_users::text AS v FROM analytics.get_active_users($1, current_date, current_date)", [ws]);
+      column(
+        context,
+        "SELECT daily_active_users::text AS v FROM analytics.get_active_users($1, current_date, current_date)",
+        [ws],
+      );
     expect(await active({ user: ids.alice }, ids.w1)).toEqual(["2"]);
     expect(await active({ user: ids.bob }, ids.w1)).toEqual([]);
   });

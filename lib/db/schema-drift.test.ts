@@ -114,7 +114,13 @@ function readPrismaSchemaSources(dir = SCHEMA_DIR): string[] {
 }
 
 async function readDatabaseColumns(db: TestDatabase): Promise<ColumnShape[]> {
-  const { rows } = await db.owner.query<{ schema: string; table: string; column: string; type: string; nullable: boolean }>(`
+  const { rows } = await db.owner.query<{
+    schema: string;
+    table: string;
+    column: string;
+    type: string;
+    nullable: boolean;
+  }>(`
     SELECT n.nspname AS schema, c.relname AS table, a.attname AS column,
            format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable
     FROM pg_attribute a
@@ -191,7 +197,9 @@ describe("Prisma schema mirrors the migrations", () => {
         rows.map((row) => ({ ...row, type: normaliseDbType(row.type) })),
         parsePrismaColumns(readPrismaSchemaSources()),
       );
-      expect(differences).toContain("analytics.daily_metrics.sneaky_total: in the database (integer) but in no Prisma model");
+      expect(differences).toContain(
+        "analytics.daily_metrics.sneaky_total: in the database (integer) but in no Prisma model",
+      );
     } finally {
       await client.query("ROLLBACK");
       client.release();

@@ -6,7 +6,10 @@ import { createAccountFromInvitation } from "@/lib/accounts/invitation-signup";
 export type InvitationSignupState = ActionResult<{ email: string; workspaceSlug: string }> | null;
 
 /** Public by design: the invitation token in the form is the credential. */
-export async function invitationSignupAction(_previous: InvitationSignupState, form: FormData): Promise<InvitationSignupState> {
+export async function invitationSignupAction(
+  _previous: InvitationSignupState,
+  form: FormData,
+): Promise<InvitationSignupState> {
   return runAction(() =>
     createAccountFromInvitation({
       token: form.get("token"),

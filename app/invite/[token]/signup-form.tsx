@@ -10,7 +10,9 @@ export function InvitationSignupForm({ token }: { token: string }) {
     return (
       <p role="status">
         Your account is ready.{" "}
-        <Link href={`/login?callbackUrl=${encodeURIComponent(`/w/${state.data.workspaceSlug}`)}`}>Sign in as {state.data.email}</Link>
+        <Link href={`/login?callbackUrl=${encodeURIComponent(`/w/${state.data.workspaceSlug}`)}`}>
+          Sign in as {state.data.email}
+        </Link>
       </p>
     );
   }

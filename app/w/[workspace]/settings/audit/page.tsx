@@ -9,7 +9,13 @@ export const metadata: Metadata = { title: "Audit log" };
 
 type SearchParams = Record<string, string | string[] | undefined>;
 
-export default async function AuditPage({ params, searchParams }: { params: Promise<{ workspace: string }>; searchParams: Promise<SearchParams> }) {
+export default async function AuditPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ workspace: string }>;
+  searchParams: Promise<SearchParams>;
+}) {
   const { workspace: slug } = await params;
   const base = `/w/${encodeURIComponent(slug)}/settings/audit`;
   const access = await authorizePage(slug, "audit.read", base);
@@ -25,12 +31,16 @@ export default async function AuditPage({ params, searchParams }: { params: Prom
     listAuditEvents(tx, platformScope ? null : access.workspace.id, filter),
   );
   const nextQuery = new URLSearchParams(
-    Object.entries({ ...query, before: nextBefore?.toString() }).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""),
+    Object.entries({ ...query, before: nextBefore?.toString() }).filter(
+      (e): e is [string, string] => typeof e[1] === "string" && e[1] !== "",
+    ),
   );
   return (
     <main className="page">
       <div className="page-header">
-        <h1 className="page-title">Audit log{platformScope ? " — sign-ins (platform)" : ` of ${access.workspace.name}`}</h1>
+        <h1 className="page-title">
+          Audit log{platformScope ? " — sign-ins (platform)" : ` of ${access.workspace.name}`}
+        </h1>
       </div>
       {!parsed.success ? (
         <p role="alert" className="alert-error">

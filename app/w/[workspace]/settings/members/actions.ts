@@ -4,13 +4,24 @@ import { revalidatePath } from "next/cache";
 import { headers } from "next/headers";
 import { authorizeWorkspace, runAction, type ActionResult, type WorkspaceAccess } from "@/lib/access/authorize";
 import { clientIpFromHeaders } from "@/lib/accounts/audit";
-import { changeMemberRole, inviteMember, removeMember, revokeInvitation, type ActingMember } from "@/lib/accounts/members";
+import {
+  changeMemberRole,
+  inviteMember,
+  removeMember,
+  revokeInvitation,
+  type ActingMember,
+} from "@/lib/accounts/members";
 import { withUserContext } from "@/lib/db/context";
 
 export type MembersActionState = ActionResult<{ message: string; inviteUrl?: string }> | null;
 
 async function acting(access: WorkspaceAccess): Promise<ActingMember> {
-  return { workspaceId: access.workspace.id, accountId: access.account.id, role: access.role, ip: clientIpFromHeaders(await headers()) };
+  return {
+    workspaceId: access.workspace.id,
+    accountId: access.account.id,
+    role: access.role,
+    ip: clientIpFromHeaders(await headers()),
+  };
 }
 
 function field(form: FormData, name: string): string {
@@ -18,7 +29,11 @@ function field(form: FormData, name: string): string {
   return typeof value === "string" ? value : "";
 }
 
-export async function inviteAction(slug: string, _previous: MembersActionState, form: FormData): Promise<MembersActionState> {
+export async function inviteAction(
+  slug: string,
+  _previous: MembersActionState,
+  form: FormData,
+): Promise<MembersActionState> {
   return runAction(async () => {
     const access = await authorizeWorkspace(slug, "members.manage");
     const actor = await acting(access);
@@ -34,7 +49,11 @@ export async function inviteAction(slug: string, _previous: MembersActionState, 
   });
 }
 
-export async function changeRoleAction(slug: string, _previous: MembersActionState, form: FormData): Promise<MembersActionState> {
+export async function changeRoleAction(
+  slug: string,
+  _previous: MembersActionState,
+  form: FormData,
+): Promise<MembersActionState> {
   return runAction(async () => {
     const access = await authorizeWorkspace(slug, "members.manage");
     const actor = await acting(access);
@@ -46,7 +65,11 @@ export async function changeRoleAction(slug: string, _previous: MembersActionSta
   });
 }
 
-export async function removeMemberAction(slug: string, _previous: MembersActionState, form: FormData): Promise<MembersActionState> {
+export async function removeMemberAction(
+  slug: string,
+  _previous: MembersActionState,
+  form: FormData,
+): Promise<MembersActionState> {
   return runAction(async () => {
     const access = await authorizeWorkspace(slug, "members.manage");
     const actor = await acting(access);
@@ -56,11 +79,17 @@ export async function removeMemberAction(slug: string, _previous: MembersActionS
   });
 }
 
-export async function revokeInvitationAction(slug: string, _previous: MembersActionState, form: FormData): Promise<MembersActionState> {
+export async function revokeInvitationAction(
+  slug: string,
+  _previous: MembersActionState,
+  form: FormData,
+): Promise<MembersActionState> {
   return runAction(async () => {
     const access = await authorizeWorkspace(slug, "members.manage");
     const actor = await acting(access);
-    await withUserContext(access.account.id, (tx) => revokeInvitation(tx, actor, { invitationId: field(form, "invitationId") }));
+    await withUserContext(access.account.id, (tx) =>
+      revokeInvitation(tx, actor, { invitationId: field(form, "invitationId") }),
+    );
     revalidatePath(`/w/${slug}/settings/members`);
     return { message: "Invitation revoked." };
   });

@@ -14,13 +14,18 @@ function Outcome({ state }: { state: MembersActionState }) {
   if (state?.ok === true) {
     return (
       <p role="status">
-        {state.data.message} {state.data.inviteUrl ? <code data-testid="invite-url">{state.data.inviteUrl}</code> : null}
+        {state.data.message}{" "}
+        {state.data.inviteUrl ? <code data-testid="invite-url">{state.data.inviteUrl}</code> : null}
       </p>
     );
   }
   if (state?.ok === false) {
     const details = state.fields ? Object.values(state.fields).flat().join(" ") : "";
-    return <p role="alert" className="alert-error">{`${state.error} ${details}`.trim()}</p>;
+    return (
+      <p role="alert" className="alert-error">
+        {`${state.error} ${details}`.trim()}
+      </p>
+    );
   }
   return null;
 }
@@ -53,8 +58,21 @@ export function InviteForm({ slug }: { slug: string }) {
   );
 }
 
-export function RoleForm({ slug, accountId, email, role }: { slug: string; accountId: string; email: string; role: string }) {
-  const [state, action, pending] = useActionState<MembersActionState, FormData>(changeRoleAction.bind(null, slug), null);
+export function RoleForm({
+  slug,
+  accountId,
+  email,
+  role,
+}: {
+  slug: string;
+  accountId: string;
+  email: string;
+  role: string;
+}) {
+  const [state, action, pending] = useActionState<MembersActionState, FormData>(
+    changeRoleAction.bind(null, slug),
+    null,
+  );
   return (
     <form action={action} aria-label={`Role of ${email}`}>
       <input type="hidden" name="accountId" value={accountId} />
@@ -68,7 +86,10 @@ export function RoleForm({ slug, accountId, email, role }: { slug: string; accou
 }
 
 export function RemoveForm({ slug, accountId, email }: { slug: string; accountId: string; email: string }) {
-  const [state, action, pending] = useActionState<MembersActionState, FormData>(removeMemberAction.bind(null, slug), null);
+  const [state, action, pending] = useActionState<MembersActionState, FormData>(
+    removeMemberAction.bind(null, slug),
+    null,
+  );
   return (
     <form action={action} aria-label={`Remove ${email}`}>
       <input type="hidden" name="accountId" value={accountId} />
@@ -80,8 +101,19 @@ export function RemoveForm({ slug, accountId, email }: { slug: string; accountId
   );
 }
 
-export function RevokeInvitationForm({ slug, invitationId, email }: { slug: string; invitationId: string; email: string }) {
-  const [state, action, pending] = useActionState<MembersActionState, FormData>(revokeInvitationAction.bind(null, slug), null);
+export function RevokeInvitationForm({
+  slug,
+  invitationId,
+  email,
+}: {
+  slug: string;
+  invitationId: string;
+  email: string;
+}) {
+  const [state, action, pending] = useActionState<MembersActionState, FormData>(
+    revokeInvitationAction.bind(null, slug),
+    null,
+  );
   return (
     <form action={action} aria-label={`Revoke the invitation of ${email}`}>
       <input type="hidden" name="invitationId" value={invitationId} />
