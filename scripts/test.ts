@@ -5,7 +5,7 @@ import path from "node:path";
 
 /**
  * `npm test`: every test, the way CI runs them.
- *   1. generate the Prisma client,
+ *   1. generate the Prisma client, then lint (tsc, ESLint, Prettier),
  *   2. unit + integration tests (vitest) against a throwaway real PostgreSQL,
  *   3. the production build,
  *   4. Playwright in Debian's Chromium against that build, on its own throwaway database.
@@ -72,6 +72,17 @@ if (generate !== 0) {
   console.error("prisma generate failed");
   process.exit(1);
 }
+async function lint() {
+  // Type-check, ESLint and Prettier: counted as one test so a style or type error fails CI too.
+  const code = await run("npm", ["run", "--silent", "lint"]);
+  if (code === 0) tally.passed += 1;
+  else {
+    tally.failed += 1;
+    failures.push(`npm run lint exited ${code}`);
+  }
+}
+
+if (only === "all") await lint();
 if (only !== "e2e") await unit();
 if (only !== "unit") await e2e();
 rmSync(reports, { recursive: true, force: true });
