@@ -1,5 +1,5 @@
 import type { Metadata } from "next";
-import { Suspense } from "react";
+import { cache, Suspense } from "react";
 import { Chart } from "@/components/chart/chart";
 import { OKABE_ITO } from "@/components/chart/palette";
 import { CardSkeleton, guarded } from "@/components/dashboard/card";
@@ -11,7 +11,7 @@ import { DashboardHeader } from "@/components/dashboard/page-header";
 import dashboard from "@/components/dashboard/dashboard.module.css";
 import { EmptyState } from "@/components/empty-state";
 import { KpiCard, KpiCardSkeleton } from "@/components/kpi-card";
-import { formatValue } from "@/components/format";
+import { formatDay, formatValue } from "@/components/format";
 import { authorizePage } from "@/lib/access/authorize";
 import { activeUsersRolling, breakdownIn, hasAnyData } from "@/lib/dashboards/overview";
 import { rangeShortLabel, type SearchParams } from "@/lib/dashboards/range";
@@ -77,9 +77,22 @@ export default async function OverviewPage({
               description="Days are workspace-local; runs count on the day they started. Running = not finished when the rollup ran."
             />
           </Suspense>
-          <div className={dashboard.grid} style={{ marginTop: 16 }}>
-            <Suspense fallback={<CardSkeleton title="Active users" />}>
-              <ActiveUsers scope={scope} />
+          {/* DAU/WAU/MAU get a full-width row of their own; every chart then sits in the two-column
+              grid, so no card is squeezed beside or under the KPI row. */}
+          <Suspense
+            fallback={
+              <div className={dashboard.kpiRow}>
+                {ROLLING_LABELS.map((label) => (
+                  <KpiCardSkeleton key={label} label={label} />
+                ))}
+              </div>
+            }
+          >
+            <ActiveUsersKpis scope={scope} />
+          </Suspense>
+          <div className={dashboard.grid}>
+            <Suspense fallback={<CardSkeleton title="Active users (DAU / WAU / MAU)" />}>
+              <ActiveUsersChart scope={scope} />
             </Suspense>
             <Suspense fallback={<CardSkeleton title="Success and error rate" />}>
               <MultiMetricChart
@@ -123,48 +136,55 @@ export default async function OverviewPage({
   );
 }
 
-async function ActiveUsers({ scope }: { scope: DashboardScope }) {
+const ROLLING_LABELS = ["DAU", "WAU", "MAU"] as const;
+
+/** The KPI row and the chart render the same days: one query per request (same scope object). */
+const rollingActiveUsers = cache((scope: DashboardScope) => activeUsersRolling(scope));
+
+async function ActiveUsersKpis({ scope }: { scope: DashboardScope }) {
   return guarded("Active users", async () => {
-    const days = await activeUsersRolling(scope);
-    const last = days.at(-1);
+    const last = (await rollingActiveUsers(scope)).at(-1);
     return (
-      <div data-testid="active-users">
-        <div className="kpi-grid">
-          <KpiCard
-            label="DAU"
-            value={formatValue(last?.dau ?? null, "integer")}
-            rawValue={last?.dau ?? null}
-            hint={`on ${scope.range.to}`}
-          />
-          <KpiCard
-            label="WAU"
-            value={formatValue(last?.wau ?? null, "integer")}
-            rawValue={last?.wau ?? null}
-            hint="7 days to that day"
-          />
-          <KpiCard
-            label="MAU"
-            value={formatValue(last?.mau ?? null, "integer")}
-            rawValue={last?.mau ?? null}
-            hint="30 days to that day"
-          />
-        </div>
-        <Chart
-          title="Active users (DAU / WAU / MAU)"
-          description="Distinct users with an activity event, run or LLM call: on the day, in the 7 and in the 30 days ending that day."
-          kind="line"
-          data={days}
-          xKey="day"
-          xFormat="day"
-          config={{
-            dau: { label: "DAU", color: OKABE_ITO.blue },
-            wau: { label: "WAU", color: OKABE_ITO.orange },
-            mau: { label: "MAU", color: OKABE_ITO.bluishGreen },
-          }}
+      <div className={dashboard.kpiRow} data-testid="active-users">
+        <KpiCard
+          label="DAU"
+          value={formatValue(last?.dau ?? null, "integer")}
+          rawValue={last?.dau ?? null}
+          hint={`on ${formatDay(scope.range.to)}`}
+        />
+        <KpiCard
+          label="WAU"
+          value={formatValue(last?.wau ?? null, "integer")}
+          rawValue={last?.wau ?? null}
+          hint="7 days to that day"
+        />
+        <KpiCard
+          label="MAU"
+          value={formatValue(last?.mau ?? null, "integer")}
+          rawValue={last?.mau ?? null}
+          hint="30 days to that day"
         />
       </div>
     );
   });
+}
+
+async function ActiveUsersChart({ scope }: { scope: DashboardScope }) {
+  return guarded("Active users (DAU / WAU / MAU)", async () => (
+    <Chart
+      title="Active users (DAU / WAU / MAU)"
+      description="Distinct users with an activity event, run or LLM call: on the day, in the 7 and in the 30 days ending that day."
+      kind="line"
+      data={await rollingActiveUsers(scope)}
+      xKey="day"
+      xFormat="day"
+      config={{
+        dau: { label: "DAU", color: OKABE_ITO.blue },
+        wau: { label: "WAU", color: OKABE_ITO.orange },
+        mau: { label: "MAU", color: OKABE_ITO.bluishGreen },
+      }}
+    />
+  ));
 }
 
 async function TopAgents({ scope }: { scope: DashboardScope }) {
