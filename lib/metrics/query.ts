@@ -58,13 +58,14 @@ const rowSchema = z.object({
 
 const UUID_FILTERS: readonly FilterKey[] = ["agentId", "userId"];
 
-/** Validates a query against the catalogue; every mistake is a MetricQueryError (400) saying what to fix. */
-export function validateMetricQuery(input: MetricQueryInput): {
+/**
+ * Validates the metric, group-by and filters of a query against the catalogue (shared by
+ * queryMetric and queryMetricWindow); every mistake is a MetricQueryError (400) saying what to fix.
+ */
+export function validateMetricShape(input: Pick<MetricQueryInput, "metric" | "groupBy" | "filters">): {
   metric: MetricName;
-  range: LocalRange;
   groupBy: GroupBy | null;
   filters: MetricFilters;
-  limit: number;
 } {
   if (!isMetricName(input.metric)) {
     throw new MetricQueryError(
@@ -74,13 +75,6 @@ export function validateMetricQuery(input: MetricQueryInput): {
   }
   const metric = input.metric;
   const definition = METRIC_DEFINITIONS[metric];
-  if (!(GRANULARITIES as readonly string[]).includes(input.granularity)) {
-    throw new MetricQueryError(
-      "invalid_granularity",
-      `Unknown granularity "${input.granularity}". Use one of: ${GRANULARITIES.join(", ")}.`,
-    );
-  }
-  const granularity = input.granularity as Granularity;
   let groupBy: GroupBy | null = null;
   if (input.groupBy) {
     if (!(GROUP_BYS as readonly string[]).includes(input.groupBy)) {
@@ -119,6 +113,25 @@ export function validateMetricQuery(input: MetricQueryInput): {
       throw new MetricQueryError("invalid_filter", `Filter "${key}" is longer than 200 characters.`);
     filters[filterKey] = value;
   }
+  return { metric, groupBy, filters };
+}
+
+/** Validates a query against the catalogue; every mistake is a MetricQueryError (400) saying what to fix. */
+export function validateMetricQuery(input: MetricQueryInput): {
+  metric: MetricName;
+  range: LocalRange;
+  groupBy: GroupBy | null;
+  filters: MetricFilters;
+  limit: number;
+} {
+  const { metric, groupBy, filters } = validateMetricShape(input);
+  if (!(GRANULARITIES as readonly string[]).includes(input.granularity)) {
+    throw new MetricQueryError(
+      "invalid_granularity",
+      `Unknown granularity "${input.granularity}". Use one of: ${GRANULARITIES.join(", ")}.`,
+    );
+  }
+  const granularity = input.granularity as Granularity;
   const limit = input.limit ?? DEFAULT_SERIES_LIMIT;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SERIES_LIMIT) {
     throw new MetricQueryError("invalid_parameter", `"limit" must be a whole number from 1 to ${MAX_SERIES_LIMIT}.`);

@@ -1,0 +1,452 @@
+/**
+ * A metric's value over an arbitrary [from, to) window (to the microsecond), optionally per series:
+ * what the alert evaluator asks ("cost of each user over the last 90 minutes").
+ *
+ * Rollups are bucketed by workspace-local hour (or local day for the per-user tables), so no
+ * rollup can answer a window that starts or ends inside a bucket. The window is therefore split:
+ *   - the whole buckets inside it come from the rollup (hourly tables; daily ones when the query
+ *     needs the user dimension), and
+ *   - the partial buckets at its two edges come from the raw rows (`agent_runs` by `started_at`,
+ *     `llm_usage_logs` by `created_at`), turned into the same mergeable parts the rollups keep:
+ *     counters, sums and log-histogram entries (`analytics.log_hist_key`, as the rollup does).
+ * All parts of a series are then combined once: sums are summed, rates are the ratio of the summed
+ * numerator and denominator, means the summed total over the summed count, percentiles are read
+ * from the merged histogram (≤ 1 % relative error, the catalogue's bound). The raw reads are
+ * bounded: less than one bucket at each edge (< 2 h, or < 2 local days for per-user queries).
+ *
+ * Distinct-user metrics (active_users, new_users) have no mergeable sub-day parts: they are
+ * answered at DAY resolution from `user_daily_activity` over the local days the window touches,
+ * and the result says so (`resolution: "day"` with the days actually read).
+ */
+import { z } from "zod";
+import type { Tx } from "@/lib/db/prisma";
+import { Prisma, type PrismaClient } from "@/lib/generated/prisma/client";
+import { METRIC_DEFINITIONS, type FilterKey, type GroupBy, type MetricName, type MetricUnit } from "./definitions";
+import { MetricQueryError } from "./errors";
+import { validateMetricShape, type MetricWorkspace } from "./query";
+
+/** Most series one window query returns (the evaluator's per-series cap); more = `truncated`. */
+export const MAX_WINDOW_SERIES = 10_000;
+
+export type MetricWindowInput = {
+  workspace: MetricWorkspace;
+  metric: string;
+  from: Date;
+  to: Date;
+  groupBy?: string | null;
+  filters?: Partial<Record<string, string | undefined>>;
+  /** Most series returned (largest values first); default and maximum MAX_WINDOW_SERIES. */
+  maxSeries?: number;
+};
+
+export type WindowSeriesValue = { key: string; label: string; value: number | null };
+
+export type MetricWindowResult = {
+  metric: MetricName;
+  unit: MetricUnit;
+  groupBy: GroupBy | null;
+  /** "exact": the asked window; "day": the local days it touches (distinct-user metrics). */
+  resolution: "exact" | "day";
+  /** The window actually measured (= the asked one unless resolution is "day"). */
+  from: Date;
+  to: Date;
+  /**
+   * One entry per series with data in the window (ungrouped: exactly one, key "total"; additive
+   * metrics are 0 and others null when nothing happened). Series without rows are absent.
+   */
+  series: WindowSeriesValue[];
+  /** More series than `maxSeries` had data; the largest values were kept. */
+  truncated: boolean;
+};
+
+type Family = "run" | "llm";
+
+/** How a metric is read from the combined parts `p` (see the part columns below). */
+type WindowMeasure =
+  | { family: Family; kind: "aggregate"; sql: string; additive: boolean }
+  | { family: Family; kind: "histogram"; fraction: number; divisor: number };
+
+const sum = (family: Family, sql: string): WindowMeasure => ({ family, kind: "aggregate", sql, additive: true });
+const ratio = (family: Family, sql: string): WindowMeasure => ({ family, kind: "aggregate", sql, additive: false });
+const quantile = (family: Family, fraction: number, divisor: number): WindowMeasure => ({
+  family,
+  kind: "histogram",
+  fraction,
+  divisor,
+});
+
+const FINISHED = "sum(p.completed + p.failed + p.cancelled)";
+const WINDOW_MEASURES: Partial<Record<MetricName, WindowMeasure>> = {
+  runs: sum("run", "sum(p.runs)"),
+  runs_completed: sum("run", "sum(p.completed)"),
+  runs_failed: sum("run", "sum(p.failed)"),
+  runs_cancelled: sum("run", "sum(p.cancelled)"),
+  success_rate: ratio("run", `100.0 * sum(p.completed) / nullif(${FINISHED}, 0)`),
+  error_rate: ratio("run", `100.0 * sum(p.failed) / nullif(${FINISHED}, 0)`),
+  credits: sum("run", "sum(p.credits)"),
+  runtime_avg: ratio("run", "sum(p.runtime_sum) / nullif(sum(p.runtime_runs), 0)"),
+  runtime_p50: quantile("run", 0.5, 1000),
+  runtime_p95: quantile("run", 0.95, 1000),
+  runtime_p99: quantile("run", 0.99, 1000),
+  prompt_tokens: sum("llm", "sum(p.prompt_tokens)"),
+  completion_tokens: sum("llm", "sum(p.completion_tokens)"),
+  total_tokens: sum("llm", "sum(p.total_tokens)"),
+  cost_usd: sum("llm", "sum(p.cost_usd)"),
+  llm_calls: sum("llm", "sum(p.calls)"),
+  unpriced_llm_calls: sum("llm", "sum(p.unpriced_calls)"),
+  llm_latency_p95: quantile("llm", 0.95, 1),
+};
+
+/**
+ * One table feeding a family's parts: its time column, its dimension keys, filters and the part
+ * columns (in PART_COLUMNS order). Keys of nullable dimensions are '(none)', as in queryMetric.
+ */
+type PartSource = {
+  table: string;
+  time: { column: string; kind: "hour" | "day" | "raw" };
+  dimensions: Partial<Record<GroupBy, string>>;
+  filters: Partial<Record<FilterKey, string>>;
+  parts: string[];
+  where?: string;
+};
+
+const PART_COLUMNS: Record<Family, string[]> = {
+  run: ["runs", "completed", "failed", "cancelled", "credits", "runtime_runs", "runtime_sum", "hk", "hc"],
+  llm: ["calls", "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd", "unpriced_calls", "hk", "hc"],
+};
+
+const RUN_ROLLUP_HOURLY: PartSource = {
+  table: "analytics.run_hourly",
+  time: { column: "hour", kind: "hour" },
+  dimensions: {
+    agent: "t.agent_id::text",
+    model: "coalesce(t.model, '(none)')",
+    status: "t.status",
+    error_type: "coalesce(t.error_type, '(none)')",
+  },
+  filters: { agentId: "t.agent_id = {}::uuid", model: "t.model = {}" },
+  parts: [
+    "t.runs",
+    "CASE WHEN t.status = 'completed' THEN t.runs ELSE 0 END",
+    "CASE WHEN t.status = 'failed' THEN t.runs ELSE 0 END",
+    "CASE WHEN t.status = 'cancelled' THEN t.runs ELSE 0 END",
+    "t.credits",
+    "t.runtime_runs",
+    "t.runtime_sum_seconds",
+    "t.runtime_hist_keys",
+    "t.runtime_hist_counts",
+  ],
+};
+const RUN_ROLLUP_USER_DAILY: PartSource = {
+  table: "analytics.run_user_daily",
+  time: { column: "day", kind: "day" },
+  dimensions: { user: "t.user_id::text", agent: "t.agent_id::text" },
+  filters: { agentId: "t.agent_id = {}::uuid", userId: "t.user_id = {}::uuid" },
+  parts: [
+    "t.runs",
+    "t.completed_runs",
+    "t.failed_runs",
+    "t.cancelled_runs",
+    "t.credits",
+    "t.runtime_runs",
+    "t.runtime_sum_seconds",
+    "t.runtime_hist_keys",
+    "t.runtime_hist_counts",
+  ],
+};
+// The raw rows, with the rollup function's own definitions (0029 rollup_run_dimensions).
+const RUN_TIMED = "t.status <> 'running' AND t.runtime_seconds IS NOT NULL";
+const RUN_RAW: PartSource = {
+  table: "public.agent_runs",
+  time: { column: "started_at", kind: "raw" },
+  dimensions: {
+    agent: "t.agent_id::text",
+    user: "t.user_id::text",
+    model: "coalesce(t.model, '(none)')",
+    status: "t.status",
+    error_type: "coalesce(t.error_type, '(none)')",
+  },
+  filters: { agentId: "t.agent_id = {}::uuid", userId: "t.user_id = {}::uuid", model: "t.model = {}" },
+  parts: [
+    "1",
+    "(t.status = 'completed')::int",
+    "(t.status = 'failed')::int",
+    "(t.status = 'cancelled')::int",
+    "t.credits_consumed",
+    `(${RUN_TIMED})::int`,
+    `CASE WHEN ${RUN_TIMED} THEN t.runtime_seconds ELSE 0 END`,
+    `CASE WHEN ${RUN_TIMED} THEN ARRAY[analytics.log_hist_key((t.runtime_seconds * 1000)::double precision)] ELSE '{}'::int[] END`,
+    `CASE WHEN ${RUN_TIMED} THEN ARRAY[1] ELSE '{}'::int[] END`,
+  ],
+};
+
+const LLM_ROLLUP_PARTS = [
+  "t.calls",
+  "t.prompt_tokens",
+  "t.completion_tokens",
+  "t.total_tokens",
+  "t.cost_usd",
+  "t.unpriced_calls",
+  "t.latency_hist_keys",
+  "t.latency_hist_counts",
+];
+const LLM_ROLLUP_HOURLY: PartSource = {
+  table: "analytics.llm_usage_hourly",
+  time: { column: "hour", kind: "hour" },
+  dimensions: {
+    agent: "coalesce(t.agent_id::text, '(none)')",
+    model: "t.model",
+    provider: "t.provider",
+    error_type: "coalesce(t.error_type, '(none)')",
+  },
+  filters: { agentId: "t.agent_id = {}::uuid", model: "t.model = {}", provider: "t.provider = {}" },
+  parts: LLM_ROLLUP_PARTS,
+};
+const LLM_ROLLUP_USER_DAILY: PartSource = {
+  table: "analytics.llm_usage_user_daily",
+  time: { column: "day", kind: "day" },
+  dimensions: {
+    user: "t.user_id::text",
+    agent: "coalesce(t.agent_id::text, '(none)')",
+    model: "t.model",
+    provider: "t.provider",
+  },
+  filters: {
+    agentId: "t.agent_id = {}::uuid",
+    userId: "t.user_id = {}::uuid",
+    model: "t.model = {}",
+    provider: "t.provider = {}",
+  },
+  parts: LLM_ROLLUP_PARTS,
+};
+// 0029 rollup_llm_dimensions: cost over priced calls only, error_type only of failed calls.
+const LLM_RAW: PartSource = {
+  table: "public.llm_usage_logs",
+  time: { column: "created_at", kind: "raw" },
+  dimensions: {
+    agent: "coalesce(t.agent_id::text, '(none)')",
+    user: "t.user_id::text",
+    model: "t.model",
+    provider: "t.provider",
+    error_type: "coalesce(CASE WHEN NOT t.success THEN t.error_type END, '(none)')",
+  },
+  filters: {
+    agentId: "t.agent_id = {}::uuid",
+    userId: "t.user_id = {}::uuid",
+    model: "t.model = {}",
+    provider: "t.provider = {}",
+  },
+  parts: [
+    "1",
+    "t.prompt_tokens",
+    "t.completion_tokens",
+    "t.total_tokens",
+    "coalesce(t.total_cost_usd, 0)",
+    "(t.total_cost_usd IS NULL)::int",
+    "ARRAY[analytics.log_hist_key(t.latency_ms::double precision)]",
+    "ARRAY[1]",
+  ],
+};
+
+/** Rollups per family, finest first: hourly when it serves the query, else the per-user daily one. */
+const ROLLUPS: Record<Family, PartSource[]> = {
+  run: [RUN_ROLLUP_HOURLY, RUN_ROLLUP_USER_DAILY],
+  llm: [LLM_ROLLUP_HOURLY, LLM_ROLLUP_USER_DAILY],
+};
+const RAW: Record<Family, PartSource> = { run: RUN_RAW, llm: LLM_RAW };
+
+function serves(source: PartSource, groupBy: GroupBy | null, filterKeys: FilterKey[]): boolean {
+  return (groupBy === null || source.dimensions[groupBy] !== undefined) && filterKeys.every((k) => source.filters[k]);
+}
+
+const LABELS: Partial<Record<GroupBy, (ws: string) => Prisma.Sql>> = {
+  agent: (ws) =>
+    Prisma.sql`(SELECT coalesce(a.name, r.k) FROM public.agents a WHERE a.workspace_id = ${ws}::uuid AND a.id::text = r.k)`,
+  user: (ws) =>
+    Prisma.sql`(SELECT coalesce(u.name, u.email, u.external_id) FROM public.users u WHERE u.workspace_id = ${ws}::uuid AND u.id::text = r.k)`,
+};
+
+const rowSchema = z.object({ k: z.string().nullable(), label: z.string().nullable(), v: z.number().nullable() });
+
+/** The SELECT of one source's parts inside the window (rollup: whole buckets; raw: the edges). */
+function partsSelect(
+  source: PartSource,
+  family: Family,
+  groupBy: GroupBy | null,
+  filters: Partial<Record<FilterKey, string>>,
+  workspaceId: string,
+): Prisma.Sql {
+  const key = groupBy ? Prisma.raw(source.dimensions[groupBy] ?? "NULL::text") : Prisma.raw("NULL::text");
+  const columns = source.parts.map((sql, i) => `${sql} AS ${PART_COLUMNS[family][i]}`).join(", ");
+  const time = `t.${source.time.column}`;
+  const window =
+    source.time.kind === "raw"
+      ? // Two ranges (not one with a NOT), so each is an index range scan on (workspace_id, time).
+        Prisma.raw(`((${time} >= b.f AND ${time} < b.rlo) OR (${time} >= b.rhi AND ${time} < b.t))`)
+      : source.time.kind === "hour"
+        ? Prisma.raw(`${time} >= b.rlo AND ${time} < b.rhi`)
+        : Prisma.raw(`${time} >= b.dlo AND ${time} < b.dhi`);
+  const filterSql = (Object.entries(filters) as [FilterKey, string | undefined][])
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => {
+      const [before, after] = (source.filters[name] ?? "false").split("{}");
+      return Prisma.sql` AND ${Prisma.raw(before)}${value}${Prisma.raw(after ?? "")}`;
+    });
+  return Prisma.sql`
+    SELECT ${key} AS k, ${Prisma.raw(columns)}
+    FROM ${Prisma.raw(source.table)} t, bounds b
+    WHERE t.workspace_id = ${workspaceId}::uuid AND ${window}${filterSql.length ? Prisma.join(filterSql, "") : Prisma.empty}`;
+}
+
+/**
+ * The window's bounds: f/t as asked; [rlo, rhi) the whole rollup buckets inside it (empty, rlo =
+ * rhi = t, when there is none), dlo/dhi the same as local dates for the daily tables.
+ */
+function boundsSql(from: Date, to: Date, timezone: string, bucket: "hour" | "day"): Prisma.Sql {
+  if (bucket === "hour") {
+    return Prisma.sql`bounds AS (
+      SELECT f, t, CASE WHEN lo < hi THEN lo ELSE t END AS rlo, CASE WHEN lo < hi THEN hi ELSE t END AS rhi,
+             NULL::date AS dlo, NULL::date AS dhi
+      FROM (SELECT ${from}::timestamptz AS f, ${to}::timestamptz AS t,
+                   -- the first local hour starting at or after f; the last one starting at or before t
+                   analytics.local_hour_start(${from}::timestamptz + interval '1 hour' - interval '1 microsecond', ${timezone}) AS lo,
+                   analytics.local_hour_start(${to}::timestamptz, ${timezone}) AS hi) x)`;
+  }
+  return Prisma.sql`bounds AS (
+    SELECT f, t, dlo, dhi,
+           CASE WHEN dlo < dhi THEN dlo::timestamp AT TIME ZONE ${timezone} ELSE t END AS rlo,
+           CASE WHEN dlo < dhi THEN dhi::timestamp AT TIME ZONE ${timezone} ELSE t END AS rhi
+    FROM (SELECT f, t,
+                 CASE WHEN (f AT TIME ZONE ${timezone})::date::timestamp AT TIME ZONE ${timezone} = f
+                      THEN (f AT TIME ZONE ${timezone})::date ELSE (f AT TIME ZONE ${timezone})::date + 1 END AS dlo,
+                 (t AT TIME ZONE ${timezone})::date AS dhi
+          FROM (SELECT ${from}::timestamptz AS f, ${to}::timestamptz AS t) y) x)`;
+}
+
+/** Distinct users over the local days the window touches (day resolution, see the file comment). */
+async function distinctUsersWindow(
+  db: Tx | PrismaClient,
+  metric: "active_users" | "new_users",
+  workspace: MetricWorkspace,
+  from: Date,
+  to: Date,
+  filters: Partial<Record<FilterKey, string>>,
+): Promise<{ value: number; from: Date; to: Date }> {
+  const days = z.array(z.object({ first_day: z.string(), end_day: z.string(), lo: z.date(), hi: z.date() })).parse(
+    await db.$queryRaw`
+        SELECT first_day::text, end_day::text, first_day::timestamp AT TIME ZONE ${workspace.timezone} AS lo,
+               end_day::timestamp AT TIME ZONE ${workspace.timezone} AS hi
+        FROM (SELECT (${from}::timestamptz AT TIME ZONE ${workspace.timezone})::date AS first_day,
+                     ((${to}::timestamptz - interval '1 microsecond') AT TIME ZONE ${workspace.timezone})::date + 1 AS end_day) d`,
+  )[0];
+  const rows =
+    metric === "active_users"
+      ? await db.$queryRaw`
+          SELECT count(DISTINCT d.user_id)::float8 AS v FROM analytics.user_daily_activity d
+          WHERE d.workspace_id = ${workspace.id}::uuid
+            AND d.activity_date >= ${days.first_day}::date AND d.activity_date < ${days.end_day}::date
+            ${filters.userId ? Prisma.sql`AND d.user_id = ${filters.userId}::uuid` : Prisma.empty}`
+      : await db.$queryRaw`
+          SELECT count(*)::float8 AS v FROM (
+            SELECT min(d.activity_date) AS first_day FROM analytics.user_daily_activity d
+            WHERE d.workspace_id = ${workspace.id}::uuid AND d.activity_date < ${days.end_day}::date
+            GROUP BY d.user_id) f
+          WHERE f.first_day >= ${days.first_day}::date`;
+  const [row] = z.array(z.object({ v: z.number() })).parse(rows);
+  return { value: row?.v ?? 0, from: days.lo, to: days.hi };
+}
+
+/**
+ * The metric's value over [from, to), exact to the instant for every metric but the distinct-user
+ * ones (day resolution). Grouped: one value per series with data, the largest `maxSeries` first.
+ * Runs in the caller's transaction/connection (RLS applies as for queryMetric).
+ */
+export async function queryMetricWindow(db: Tx | PrismaClient, input: MetricWindowInput): Promise<MetricWindowResult> {
+  const { metric, groupBy, filters } = validateMetricShape(input);
+  const definition = METRIC_DEFINITIONS[metric];
+  const { from, to } = input;
+  if (!(from instanceof Date) || !(to instanceof Date) || Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()))
+    throw new MetricQueryError("invalid_range", "A window needs valid `from` and `to` instants.");
+  if (from.getTime() >= to.getTime())
+    throw new MetricQueryError("invalid_range", "A window's `from` must be before its `to`.");
+  if (to.getTime() - from.getTime() > 400 * 86_400_000)
+    throw new MetricQueryError("invalid_range", "A window may span at most 400 days.");
+  const maxSeries = input.maxSeries ?? MAX_WINDOW_SERIES;
+  if (!Number.isInteger(maxSeries) || maxSeries < 1 || maxSeries > MAX_WINDOW_SERIES)
+    throw new MetricQueryError(
+      "invalid_parameter",
+      `"maxSeries" must be a whole number from 1 to ${MAX_WINDOW_SERIES}.`,
+    );
+  const base = { metric, unit: definition.unit, groupBy };
+
+  if (metric === "active_users" || metric === "new_users") {
+    const days = await distinctUsersWindow(db, metric, input.workspace, from, to, filters);
+    return {
+      ...base,
+      resolution: "day",
+      from: days.from,
+      to: days.to,
+      series: [{ key: "total", label: definition.label, value: days.value }],
+      truncated: false,
+    };
+  }
+
+  const measure = WINDOW_MEASURES[metric];
+  if (!measure) throw new MetricQueryError("invalid_group_by", `Metric "${metric}" has no window query.`);
+  const filterKeys = (Object.keys(filters) as FilterKey[]).filter((k) => filters[k] !== undefined);
+  const rollup = ROLLUPS[measure.family].find((s) => serves(s, groupBy, filterKeys));
+  const raw = RAW[measure.family];
+  if (!rollup || !serves(raw, groupBy, filterKeys)) {
+    throw new MetricQueryError(
+      "invalid_group_by",
+      `Metric "${metric}" has no window query${groupBy ? ` by ${groupBy}` : ""}${
+        filterKeys.length ? ` with filters ${filterKeys.join("/")}` : ""
+      }: no rollup keeps that combination.`,
+    );
+  }
+  const ws = input.workspace.id;
+  const parts = Prisma.sql`parts AS (
+    ${partsSelect(rollup, measure.family, groupBy, filters, ws)}
+    UNION ALL
+    ${partsSelect(raw, measure.family, groupBy, filters, ws)})`;
+  const value =
+    measure.kind === "aggregate"
+      ? Prisma.sql`SELECT p.k, (${Prisma.raw(measure.sql)})::float8 AS v FROM parts p GROUP BY p.k`
+      : Prisma.sql`SELECT p.k, (analytics.log_hist_quantiles(array_agg(h.k), array_agg(h.c), ARRAY[${measure.fraction}::float8]))[1]
+                   / ${measure.divisor}::float8 AS v
+                   FROM parts p CROSS JOIN LATERAL unnest(p.hk, p.hc) AS h(k, c) GROUP BY p.k`;
+  const label = groupBy && LABELS[groupBy] ? LABELS[groupBy](ws) : Prisma.raw("NULL::text");
+  const rows = z.array(rowSchema).parse(
+    await db.$queryRaw`
+      WITH ${boundsSql(from, to, input.workspace.timezone, rollup.time.kind === "day" ? "day" : "hour")},
+      ${parts},
+      per_series AS (${value})
+      SELECT r.k, ${label} AS label, r.v FROM per_series r
+      ORDER BY r.v DESC NULLS LAST, r.k
+      LIMIT ${maxSeries + 1}`,
+  );
+  const additive = measure.kind === "aggregate" && measure.additive;
+  if (!groupBy) {
+    const v = rows[0]?.v ?? null;
+    return {
+      ...base,
+      resolution: "exact",
+      from,
+      to,
+      series: [{ key: "total", label: definition.label, value: v ?? (additive ? 0 : null) }],
+      truncated: false,
+    };
+  }
+  return {
+    ...base,
+    resolution: "exact",
+    from,
+    to,
+    series: rows.slice(0, maxSeries).map((r) => ({
+      key: r.k ?? "(none)",
+      label: r.label ?? r.k ?? "(none)",
+      value: r.v,
+    })),
+    truncated: rows.length > maxSeries,
+  };
+}
