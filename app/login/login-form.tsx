@@ -3,16 +3,15 @@
 import { signIn } from "next-auth/react";
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
-
-export const SIGN_IN_ERROR_MESSAGE = "Email or password is incorrect";
+import { SIGN_IN_ERROR_MESSAGE } from "./error-message";
 
 /**
  * Signs in through next-auth's client without leaving the page, so a failure shows the error in
  * place. The message is the same for an unknown e-mail and a wrong password.
  */
-export function LoginForm({ callbackUrl, initialError }: { callbackUrl: string; initialError: boolean }) {
+export function LoginForm({ callbackUrl, initialError }: { callbackUrl: string; initialError: string | null }) {
   const router = useRouter();
-  const [error, setError] = useState<string | null>(initialError ? SIGN_IN_ERROR_MESSAGE : null);
+  const [error, setError] = useState<string | null>(initialError);
   const [pending, setPending] = useState(false);
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {

@@ -1,7 +1,10 @@
 import type { Metadata } from "next";
 import { redirect } from "next/navigation";
+import { enabledOAuthProviders } from "@/lib/accounts/oauth";
 import { getSessionAccount } from "@/lib/auth/session";
 import { LoginForm } from "./login-form";
+import { OAuthButtons } from "./oauth-buttons";
+import { signInErrorMessage } from "./error-message";
 import { safeCallbackUrl } from "./callback-url";
 
 export const metadata: Metadata = { title: "Sign in" };
@@ -14,8 +17,8 @@ export default async function LoginPage({
   const params = await searchParams;
   const callbackUrl = safeCallbackUrl(params.callbackUrl);
   if (await getSessionAccount()) redirect(callbackUrl);
-  // next-auth sends failed non-JS sign-ins back here with ?error=CredentialsSignin.
-  const failed = params.error !== undefined;
+  // next-auth sends failed sign-ins back here (it is also its error page) with ?error=<code>.
+  const error = signInErrorMessage(params.error);
   return (
     <main className="center-page">
       <div className="card auth-card">
@@ -27,7 +30,8 @@ export default async function LoginPage({
           </h1>
           <p className="page-subtitle">Sign in to your analytics dashboard.</p>
         </div>
-        <LoginForm callbackUrl={callbackUrl} initialError={failed} />
+        <LoginForm callbackUrl={callbackUrl} initialError={error} />
+        <OAuthButtons providers={enabledOAuthProviders()} callbackUrl={callbackUrl} />
       </div>
     </main>
   );

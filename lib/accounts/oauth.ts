@@ -1,11 +1,16 @@
 import type { Account as ProviderAccount, Profile } from "next-auth";
 import type { Provider } from "next-auth/providers/index";
-import GitHubProvider from "next-auth/providers/github";
-import GoogleProvider from "next-auth/providers/google";
+import GitHubModule from "next-auth/providers/github";
+import GoogleModule from "next-auth/providers/google";
 import { z } from "zod";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
+import { cjsDefault } from "@/lib/auth/interop";
 import type { SignedInAccount } from "@/lib/auth/options";
 import { ownerPrisma } from "@/lib/db/prisma";
+
+// Default imports of next-auth's CommonJS providers break under Node's ESM loader (see interop.ts).
+const GitHubProvider = cjsDefault(GitHubModule);
+const GoogleProvider = cjsDefault(GoogleModule);
 
 /**
  * OAuth / OpenID Connect sign-in, each provider switched on by its environment variables:
@@ -48,6 +53,14 @@ export function oauthProvidersFromEnv(env: NodeJS.ProcessEnv = process.env): Pro
     });
   }
   return providers;
+}
+
+/** A sign-in button on the login page: next-auth's provider id (for `signIn(id)`) and its label. */
+export type OAuthProviderButton = { id: string; name: string };
+
+/** The OAuth providers switched on by the environment, in button order; empty when none is. */
+export function enabledOAuthProviders(env: NodeJS.ProcessEnv = process.env): OAuthProviderButton[] {
+  return oauthProvidersFromEnv(env).map((provider) => ({ id: provider.id, name: provider.name }));
 }
 
 const githubEmailsSchema = z.array(z.object({ email: z.string(), primary: z.boolean(), verified: z.boolean() }));

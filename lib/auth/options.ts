@@ -1,12 +1,15 @@
 import type { NextAuthOptions } from "next-auth";
-import CredentialsProvider from "next-auth/providers/credentials";
+import CredentialsModule from "next-auth/providers/credentials";
 import { z } from "zod";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
+import { cjsDefault } from "@/lib/auth/interop";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
 import { ownerPrisma } from "@/lib/db/prisma";
 import { clientIpFromHeaders } from "@/lib/accounts/audit";
 import { oauthProvidersFromEnv, resolveOAuthAccount, verifiedProviderEmail } from "@/lib/accounts/oauth";
 import { completeSignIn, signInWithPassword } from "@/lib/accounts/sign-in";
+
+const CredentialsProvider = cjsDefault(CredentialsModule);
 
 export const credentialsSchema = z.object({
   email: z.string().trim().toLowerCase().pipe(z.email().max(320)),
