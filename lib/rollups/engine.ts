@@ -95,6 +95,8 @@ export type RefreshStats = {
   workspaceDays: number;
   platformHours: number;
   platformDays: number;
+  /** Open (not yet ended) days whose day-grain steps were throttled; their hours stay dirty. */
+  deferredDays: number;
   /** Workspaces another worker held the lock of (they are processed by that worker). */
   skippedLocked: number;
   rowsWritten: Record<string, number>;
@@ -107,8 +109,23 @@ export type RefreshOptions = {
   /** Workspaces recomputed at the same time (default 2); each uses one connection. */
   concurrency?: number;
   steps?: RollupStep[];
+  /**
+   * Recompute the day-grain rows of a day that has not ended yet at most every this many seconds
+   * per scope (hour rows stay immediate). 0 = every cycle. Default: ROLLUP_OPEN_DAY_REFRESH_SECONDS,
+   * else 0. Freshness of daily rows is then this + the cycle interval + one cycle.
+   */
+  openDayRefreshSeconds?: number;
   log?: (line: string) => void;
 };
+
+const openDayRefreshEnv = z.object({
+  ROLLUP_OPEN_DAY_REFRESH_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(45, "ROLLUP_OPEN_DAY_REFRESH_SECONDS above 45 would break the 60 s freshness of daily rows")
+    .default(0),
+});
 
 /**
  * SQL tail mapping the `claimed` hours to islands of nearby hours (a gap over 26 h starts a new one,
@@ -147,19 +164,79 @@ async function runStepsPerIsland(
   return { hours, days, written };
 }
 
+type BatchResult = { hours: number; days: number; deferredDays: number; written: Record<string, number> };
+
+/**
+ * Open-day throttle. The day-grain steps recompute a whole local day from raw rows (exact distinct
+ * counts and percentiles need every row), so at high ingest their cost grows with the day's volume,
+ * while hour steps only read the touched hours. For a day that has not ended yet ("open": its local
+ * end is after now) whose daily_metrics row was written less than `minIntervalSeconds` ago, the day
+ * steps are skipped this cycle and the claimed hours of that day are put back into the dirty queue
+ * (same transaction): the pending work is the dirty mark itself, so nothing is lost on a crash, and
+ * the next cycle re-runs the (cheap, idempotent) hour steps and re-checks. Closed days (late events,
+ * status changes of old runs) are never throttled. Returns the deferred days of the claim.
+ */
+async function deferOpenDays(
+  client: pg.PoolClient,
+  workspaceId: string | null,
+  tz: string,
+  islands: Periods[],
+  minIntervalSeconds: number,
+): Promise<Set<string>> {
+  if (minIntervalSeconds <= 0 || islands.length === 0) return new Set();
+  const days = islands.flatMap((island) => island.days);
+  const hours = islands.flatMap((island) => island.hours);
+  const { rows } = await client.query<{ day: string }>(
+    `SELECT d::text AS day FROM unnest($2::date[]) AS d
+     WHERE (d + 1)::timestamp AT TIME ZONE $3::text > now()
+       AND EXISTS (SELECT 1 FROM analytics.daily_metrics m
+                   WHERE m.workspace_id IS NOT DISTINCT FROM $1::uuid AND m.metric_date = d
+                     AND m.updated_at > now() - make_interval(secs => $4::double precision))`,
+    [workspaceId, days, tz, minIntervalSeconds],
+  );
+  const deferred = new Set(rows.map((row) => row.day));
+  if (deferred.size === 0) return deferred;
+  // An hour belongs to the local day of its first and of its last instant (an hour can straddle
+  // local midnight in :30/:45 zones): it stays dirty if either day was deferred.
+  const hourOfDeferredDay = `SELECT h FROM unnest($1::timestamptz[]) AS h
+     WHERE (h AT TIME ZONE $2::text)::date = ANY ($3::date[])
+        OR ((h + interval '1 hour' - interval '1 microsecond') AT TIME ZONE $2::text)::date = ANY ($3::date[])`;
+  if (workspaceId === null) {
+    await client.query(
+      `INSERT INTO analytics.rollup_platform_dirty_hours (hour) ${hourOfDeferredDay} ON CONFLICT (hour) DO NOTHING`,
+      [hours, tz, [...deferred]],
+    );
+  } else {
+    await client.query(
+      `INSERT INTO analytics.rollup_dirty_hours (workspace_id, hour)
+       SELECT $4::uuid, h FROM (${hourOfDeferredDay}) AS deferred_hours ON CONFLICT DO NOTHING`,
+      [hours, tz, [...deferred], workspaceId],
+    );
+  }
+  return deferred;
+}
+
+/** Claimed islands with the deferred days removed from their day lists (hour steps still run). */
+function withoutDeferredDays(islands: Periods[], deferred: Set<string>): Periods[] {
+  if (deferred.size === 0) return islands;
+  return islands.map((island) => ({ hours: island.hours, days: island.days.filter((day) => !deferred.has(day)) }));
+}
+
 /** Claims and recomputes one batch of one workspace's dirty hours. null = locked by another worker. */
 async function refreshWorkspaceBatch(
   pool: pg.Pool,
   workspaceId: string,
   steps: RollupStep[],
   batchHours: number,
-): Promise<{ hours: number; days: number; written: Record<string, number> } | null> {
+  openDayRefreshSeconds: number,
+): Promise<BatchResult | null> {
   return inTransaction(pool, async (client) => {
     const locked = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok", [
       WORKSPACE_LOCK_CLASS,
       workspaceId,
     ]);
     if (!locked.rows[0].ok) return null;
+    const tz = await timezoneOf(client, workspaceId);
     const claim = await client.query<Periods>(
       `WITH picked AS (
            SELECT hour FROM analytics.rollup_dirty_hours WHERE workspace_id = $1
@@ -174,9 +251,11 @@ async function refreshWorkspaceBatch(
            ON CONFLICT (hour) DO NOTHING
        ) ${periodsOfClaim("$3")}
        SELECT hours, days FROM periods ORDER BY island`,
-      [workspaceId, batchHours, await timezoneOf(client, workspaceId)],
+      [workspaceId, batchHours, tz],
     );
-    return runStepsPerIsland(client, steps, workspaceId, claim.rows);
+    const deferred = await deferOpenDays(client, workspaceId, tz, claim.rows, openDayRefreshSeconds);
+    const result = await runStepsPerIsland(client, steps, workspaceId, withoutDeferredDays(claim.rows, deferred));
+    return { ...result, deferredDays: deferred.size };
   });
 }
 
@@ -191,7 +270,8 @@ async function refreshPlatformBatch(
   pool: pg.Pool,
   steps: RollupStep[],
   batchHours: number,
-): Promise<{ hours: number; days: number; written: Record<string, number> } | null> {
+  openDayRefreshSeconds: number,
+): Promise<BatchResult | null> {
   return inTransaction(pool, async (client) => {
     const locked = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock($1, 0) AS ok", [
       PLATFORM_LOCK_CLASS,
@@ -207,7 +287,9 @@ async function refreshPlatformBatch(
        SELECT hours, days FROM periods ORDER BY island`,
       [batchHours, "UTC"],
     );
-    return runStepsPerIsland(client, steps, null, claim.rows);
+    const deferred = await deferOpenDays(client, null, "UTC", claim.rows, openDayRefreshSeconds);
+    const result = await runStepsPerIsland(client, steps, null, withoutDeferredDays(claim.rows, deferred));
+    return { ...result, deferredDays: deferred.size };
   });
 }
 
@@ -222,12 +304,17 @@ export async function refreshDirtyRollups(source: RollupSource, options: Refresh
   const steps = options.steps ?? rollupSteps();
   const batchHours = options.batchHours ?? 500;
   const concurrency = Math.max(1, Math.min(8, options.concurrency ?? 2));
+  const openDayRefreshSeconds = Math.max(
+    0,
+    options.openDayRefreshSeconds ?? openDayRefreshEnv.parse(process.env).ROLLUP_OPEN_DAY_REFRESH_SECONDS,
+  );
   const stats: RefreshStats = {
     workspaces: 0,
     claimedHours: 0,
     workspaceDays: 0,
     platformHours: 0,
     platformDays: 0,
+    deferredDays: 0,
     skippedLocked: 0,
     rowsWritten: {},
     durationMs: 0,
@@ -243,7 +330,7 @@ export async function refreshDirtyRollups(source: RollupSource, options: Refresh
       try {
         // Drain this workspace in bounded transactions; hours marked meanwhile wait for the next cycle.
         for (let pass = 0; pass < 100; pass += 1) {
-          const batch = await refreshWorkspaceBatch(pool, workspaceId, steps, batchHours);
+          const batch = await refreshWorkspaceBatch(pool, workspaceId, steps, batchHours, openDayRefreshSeconds);
           if (batch === null) {
             stats.skippedLocked += 1;
             break;
@@ -252,6 +339,7 @@ export async function refreshDirtyRollups(source: RollupSource, options: Refresh
           touched = true;
           stats.claimedHours += batch.hours;
           stats.workspaceDays += batch.days;
+          stats.deferredDays += batch.deferredDays;
           addCounts(stats.rowsWritten, batch.written);
           if (batch.hours < batchHours) break;
         }
@@ -269,10 +357,11 @@ export async function refreshDirtyRollups(source: RollupSource, options: Refresh
     await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, queue.length)) }, lane));
     try {
       for (let pass = 0; pass < 100; pass += 1) {
-        const batch = await refreshPlatformBatch(pool, steps, batchHours);
+        const batch = await refreshPlatformBatch(pool, steps, batchHours, openDayRefreshSeconds);
         if (batch === null || batch.hours === 0) break;
         stats.platformHours += batch.hours;
         stats.platformDays += batch.days;
+        stats.deferredDays += batch.deferredDays;
         addCounts(stats.rowsWritten, batch.written);
         if (batch.hours < batchHours) break;
       }
