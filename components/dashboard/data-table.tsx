@@ -3,11 +3,11 @@
 import Link from "next/link";
 import { useId, useMemo, useState } from "react";
 import { formatValue, type ValueFormat } from "@/components/format";
-import { toCsv } from "@/lib/metrics/csv";
 import styles from "./dashboard.module.css";
 import { Sparkline } from "./sparkline";
+import { pageRangeLabel, selectTableRows, tableCsv, type TableValue } from "./table-rows";
 
-export type TableValue = string | number | null;
+export type { TableValue } from "./table-rows";
 export type TableColumn = {
   key: string;
   label: string;
@@ -60,24 +60,7 @@ export function DataTable({
   const [pageSize, setPageSize] = useState(25);
   const captionId = useId();
 
-  const visible = useMemo(() => {
-    const needle = query.trim().toLowerCase();
-    const filtered = needle
-      ? rows.filter((row) =>
-          Object.values(row.values).some((v) => typeof v === "string" && v.toLowerCase().includes(needle)),
-        )
-      : rows;
-    const sorted = [...filtered].sort((a, b) => {
-      const x = a.values[sort.key];
-      const y = b.values[sort.key];
-      if (x === y) return 0;
-      if (x === null || x === undefined) return 1; // empty cells last either way
-      if (y === null || y === undefined) return -1;
-      const cmp = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
-      return sort.dir === "asc" ? cmp : -cmp;
-    });
-    return sorted;
-  }, [rows, query, sort]);
+  const visible = useMemo(() => selectTableRows(rows, query, sort), [rows, query, sort]);
 
   const pages = Math.max(1, Math.ceil(visible.length / pageSize));
   const current = Math.min(page, pages - 1);
@@ -85,10 +68,7 @@ export function DataTable({
   const dataColumns = columns.filter((c) => !c.sparkline);
 
   function exportCsv() {
-    const csv = toCsv(
-      dataColumns.map((c) => c.label),
-      visible.map((row) => dataColumns.map((c) => row.values[c.key] ?? null)),
-    );
+    const csv = tableCsv(dataColumns, visible);
     const url = URL.createObjectURL(new Blob([csv], { type: "text/csv;charset=utf-8" }));
     const a = document.createElement("a");
     a.href = url;
@@ -211,8 +191,9 @@ export function DataTable({
         >
           Previous
         </button>
-        <span>
-          Page {current + 1} of {pages}
+        <span data-testid="table-page-range">
+          {pageRangeLabel(current, pageSize, visible.length)}
+          {pages > 1 ? ` · page ${current + 1} of ${pages}` : ""}
         </span>
         <button
           type="button"
