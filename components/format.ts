@@ -21,6 +21,12 @@ export function formatValue(value: number | null | undefined, format: ValueForma
   }
 }
 
+const usdFine = new Intl.NumberFormat("en-US", {
+  style: "currency",
+  currency: "USD",
+  minimumFractionDigits: 2,
+  maximumSignificantDigits: 2,
+});
 const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
 
 /**
@@ -29,6 +35,8 @@ const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFra
  */
 export function formatAxisValue(value: number, format: ValueFormat): string {
   if (Number.isNaN(value)) return "";
+  // Cents would print every tick of a sub-dollar axis as "$0.00" (an agent's LLM cost per day).
+  if (format === "usd" && value !== 0 && Math.abs(value) < 1) return usdFine.format(value);
   if (Math.abs(value) < 10_000) return formatValue(value, format);
   return format === "usd" ? `$${compact.format(value)}` : compact.format(value);
 }

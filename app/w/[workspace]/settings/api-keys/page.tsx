@@ -20,7 +20,7 @@ export default async function ApiKeysPage({ params }: { params: Promise<{ worksp
         </p>
       </div>
       <CreateKeyForm slug={slug} />
-      <table>
+      <table className="data-table" aria-label="API keys">
         <thead>
           <tr>
             <th>Prefix</th>
@@ -32,6 +32,11 @@ export default async function ApiKeysPage({ params }: { params: Promise<{ worksp
           </tr>
         </thead>
         <tbody>
+          {keys.length === 0 ? (
+            <tr>
+              <td colSpan={6}>No API keys yet — create one above to send events.</td>
+            </tr>
+          ) : null}
           {keys.map((key) => (
             <tr key={key.id}>
               <td>

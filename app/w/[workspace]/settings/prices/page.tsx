@@ -22,7 +22,7 @@ export default async function PricesPage({ params }: { params: Promise<{ workspa
       </div>
       <AddPriceForm slug={slug} />
       <RepriceForm slug={slug} />
-      <table>
+      <table className="data-table" aria-label="Model prices">
         <thead>
           <tr>
             <th>Provider</th>
