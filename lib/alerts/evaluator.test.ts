@@ -445,9 +445,9 @@ describe("state rules in the database", () => {
     expect(count.rows[0].trigger_count).toBe(1);
   });
 
-  it("editing the condition resets the series state", async () => {
+  it("editing the condition resolves open incidents with a notification, and the next breach fires again", async () => {
     const w = await world();
-    const rule = await newRule(w.workspaceId, {});
+    const rule = await newRule(w.workspaceId, { channels: [{ kind: "webhook", url: receiver.url("/edit-hook") }] });
     await spend(w, minutes(-5), 3);
     await tick(T);
     const before = await db.owner.query(`SELECT state FROM analytics.alert_series_state WHERE alert_rule_id = $1`, [
@@ -455,23 +455,70 @@ describe("state rules in the database", () => {
     ]);
     expect(before.rows).toEqual([{ state: "firing" }]);
     const renamed = await db.ownerPrisma.$transaction((tx) =>
-      updateRule(tx, { workspaceId: w.workspaceId, ruleId: rule.id, input: input({ name: "Renamed" }) }),
+      updateRule(tx, {
+        workspaceId: w.workspaceId,
+        ruleId: rule.id,
+        input: input({ name: "Renamed", channels: [{ kind: "webhook", url: receiver.url("/edit-hook") }] }),
+      }),
     );
     expect(renamed.stateReset).toBe(false);
-    const changed = await db.ownerPrisma.$transaction((tx) =>
-      updateRule(tx, { workspaceId: w.workspaceId, ruleId: rule.id, input: input({ threshold: 10 }) }),
-    );
-    expect(changed.stateReset).toBe(true);
-    const after = await db.owner.query(
-      `SELECT count(*)::int AS n FROM analytics.alert_series_state WHERE alert_rule_id = $1`,
+    // The form sends the channel's id back: the same channel, kept (a removed channel gets nothing).
+    const channel = await db.owner.query<{ id: string }>(
+      `SELECT id FROM analytics.alert_channels WHERE alert_rule_id = $1`,
       [rule.id],
     );
-    expect(after.rows[0].n).toBe(0);
+    const changed = await db.ownerPrisma.$transaction((tx) =>
+      updateRule(tx, {
+        workspaceId: w.workspaceId,
+        ruleId: rule.id,
+        now: minutes(0.5),
+        input: input({
+          threshold: 10,
+          channels: [{ id: channel.rows[0].id, kind: "webhook", url: receiver.url("/edit-hook") }],
+        }),
+      }),
+    );
+    expect(changed.stateReset).toBe(true);
+    const after = await db.owner.query(`SELECT state FROM analytics.alert_series_state WHERE alert_rule_id = $1`, [
+      rule.id,
+    ]);
+    expect(after.rows).toEqual([{ state: "ok" }]);
     const open = await db.owner.query(
       `SELECT count(*)::int AS n FROM analytics.alert_incidents WHERE alert_rule_id = $1 AND resolved_at IS NULL`,
       [rule.id],
     );
     expect(open.rows[0].n).toBe(0);
+    await tick(minutes(1)); // $3 < $10: stays ok; delivers the resolved notification
+    const history = await db.owner.query(
+      `SELECT previous_state, state FROM analytics.alert_history WHERE alert_rule_id = $1 ORDER BY triggered_at, previous_state`,
+      [rule.id],
+    );
+    expect(history.rows).toEqual([
+      { previous_state: "ok", state: "firing" },
+      { previous_state: "firing", state: "ok" },
+    ]);
+    await spend(w, minutes(1), 20);
+    await tick(minutes(2)); // $23 > $10: a new incident fires and is notified
+    const events = forPath("/edit-hook").map((r) => alertPayloadSchema.parse(JSON.parse(r.body)));
+    expect(events.map((e) => [e.type, e.data.rule.condition])).toEqual([
+      ["alert.firing", "cost_usd > 1"],
+      ["alert.resolved", "cost_usd > 1"],
+      ["alert.firing", "cost_usd > 10"],
+    ]);
+    expect(new Set(events.map((e) => e.data.incidentId)).size).toBe(2);
+  });
+
+  it("evaluates the exact window: spend 61 minutes ago is outside a 60-minute window", async () => {
+    const w = await world();
+    await newRule(w.workspaceId, { threshold: 4, channels: [{ kind: "webhook", url: receiver.url("/exact-hook") }] });
+    await spend(w, minutes(-61), 3); // same local hour as the tick's window start, but before it
+    await spend(w, minutes(-59), 2);
+    await tick(T); // $2 in the last 60 minutes: ok (hour rounding would read $5)
+    expect(forPath("/exact-hook")).toHaveLength(0);
+    await spend(w, minutes(-1), 2.5);
+    await tick(minutes(1)); // $4.50 > $4
+    const hooks = forPath("/exact-hook").map((r) => alertPayloadSchema.parse(JSON.parse(r.body)));
+    expect(hooks.map((h) => [h.type, h.data.value])).toEqual([["alert.firing", 4.5]]);
   });
 
   it("each user: one alert instance per series", async () => {
@@ -493,6 +540,60 @@ describe("state rules in the database", () => {
       [rule.id],
     );
     expect(states.rows).toEqual([{ series_key: `user:${w.userIds[0]}`, state: "firing" }]);
+  });
+});
+
+describe("per-series scopes", () => {
+  it("each user with a non-additive metric, and a series that goes missing resolves (Grafana's MissingSeries)", async () => {
+    const w = await world(3);
+    const rule = await newRule(w.workspaceId, {
+      metric: "llm_latency_p95",
+      scopeKind: "each_user",
+      threshold: 1000,
+      windowMinutes: 30,
+      noDataPolicy: "alerting",
+      channels: [{ kind: "webhook", url: receiver.url("/latency-hook") }],
+    });
+    await insertLlmCall(db.owner, {
+      workspaceId: w.workspaceId,
+      userId: w.userIds[0],
+      agentId: w.agentId,
+      at: minutes(-10),
+      costUsd: 1,
+      latencyMs: 2000,
+    });
+    await insertLlmCall(db.owner, {
+      workspaceId: w.workspaceId,
+      userId: w.userIds[1],
+      agentId: w.agentId,
+      at: minutes(-10),
+      costUsd: 1,
+      latencyMs: 300,
+    });
+    await refreshDirtyRollups(db.owner);
+    await tick(T);
+    const states = async () =>
+      (
+        await db.owner.query<{ series_key: string; state: string }>(
+          `SELECT series_key, state FROM analytics.alert_series_state WHERE alert_rule_id = $1 ORDER BY series_key`,
+          [rule.id],
+        )
+      ).rows;
+    expect(await states()).toEqual([{ series_key: `user:${w.userIds[0]}`, state: "firing" }]);
+    // 25 minutes later the call is outside the 30-minute window: the series is missing → resolved,
+    // even though the no-data policy is "alerting".
+    await tick(minutes(25));
+    expect(await states()).toEqual([{ series_key: `user:${w.userIds[0]}`, state: "ok" }]);
+    const types = forPath("/latency-hook").map((r) => alertPayloadSchema.parse(JSON.parse(r.body)).type);
+    expect(types).toEqual(["alert.firing", "alert.resolved"]);
+  });
+
+  it("the form refuses 'less than' on a total for each user/agent", async () => {
+    const w = await world();
+    const error = await newRule(w.workspaceId, { scopeKind: "each_agent", comparator: "less_than" }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
   });
 });
 

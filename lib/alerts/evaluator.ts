@@ -15,14 +15,14 @@
 import { z } from "zod";
 import { Prisma, type PrismaClient } from "@/lib/generated/prisma/client";
 import { describeCondition, type Condition } from "./condition";
+import { MAX_WINDOW_SERIES } from "@/lib/metrics/window";
 import {
-  fetchRuleSeries,
-  lookbackMs,
+  fetchRuleWindow,
   metricQueryKey,
-  observeFromSeries,
+  observeFromWindow,
   scopeLabel,
   SINGLE_SERIES_KEY,
-  type FetchedSeries,
+  type FetchedWindow,
   type SeriesObservation,
 } from "./metric-source";
 import { alertLink, buildPayload } from "./payload";
@@ -96,7 +96,7 @@ function observationValue(observation: Observation): number | null {
 }
 
 type StateRow = z.infer<typeof stateRowSchema>;
-type Observed = { series: SeriesObservation[]; observeMissing: (key: string) => Observation };
+type Observed = { series: SeriesObservation[]; observeMissing: (key: string) => Observation; truncated?: boolean };
 
 /** Runs the state machine for every series: the observed ones and the known ones not observed. */
 function planSteps(states: StateRow[], observed: Observed, policy: RulePolicy, tick: Date): SeriesStep[] {
@@ -443,29 +443,41 @@ function roundForHistory(value: number): number {
   return Math.round(clamped * 10_000) / 10_000;
 }
 
-type SeriesFetcher = (rule: RuleRow) => Promise<FetchedSeries>;
+type WindowFetcher = (rule: RuleRow) => Promise<FetchedWindow>;
 
 /**
- * Per claimed batch: one catalogue query per (workspace, metric, scope), covering the longest
- * lookback any rule of the batch needs for it. Rules that differ only in window, threshold or
- * policies (warning/critical pairs, per-team copies) then cost one query between them.
+ * Per claimed batch: one catalogue query per (workspace, metric, scope, window, condition kind).
+ * Rules that differ only in threshold, comparator or policies (warning/critical pairs, per-team
+ * copies) then cost one query between them.
  */
-function batchFetcher(db: PrismaClient, rules: RuleRow[], tick: Date): SeriesFetcher {
-  const lookbacks = new Map<string, number>();
-  for (const rule of rules) {
-    const key = metricQueryKey(rule);
-    lookbacks.set(key, Math.max(lookbacks.get(key) ?? 0, lookbackMs(rule)));
-  }
-  const pending = new Map<string, Promise<FetchedSeries>>();
+function batchFetcher(db: PrismaClient, tick: Date): WindowFetcher {
+  const pending = new Map<string, Promise<FetchedWindow>>();
   return (rule) => {
     const key = metricQueryKey(rule);
     let fetched = pending.get(key);
     if (!fetched) {
-      fetched = fetchRuleSeries(db, rule, tick, lookbacks.get(key) ?? lookbackMs(rule));
+      fetched = fetchRuleWindow(db, rule, tick);
       pending.set(key, fetched);
     }
     return fetched;
   };
+}
+
+/**
+ * A per-series rule with more than MAX_WINDOW_SERIES series follows only the largest ones: say so
+ * in its history (a row without a state), at most once an hour so it does not flood the page.
+ */
+async function recordTruncation(db: PrismaClient, rule: RuleRow, tick: Date): Promise<void> {
+  const message = `More than ${MAX_WINDOW_SERIES.toLocaleString("en-US")} series had data: only the ${MAX_WINDOW_SERIES.toLocaleString("en-US")} with the largest values were evaluated.`;
+  await db.$executeRaw`
+    INSERT INTO analytics.alert_history (workspace_id, alert_rule_id, threshold_value, notification_status, series_key,
+      series_label, error_message, triggered_at)
+    SELECT ${rule.workspace_id}::uuid, ${rule.id}::uuid, ${roundForHistory(rule.threshold_value)}, 'none', ${SINGLE_SERIES_KEY},
+      ${scopeLabel(rule)}, ${message}, ${tick}::timestamptz
+    WHERE NOT EXISTS (
+      SELECT 1 FROM analytics.alert_history h
+      WHERE h.workspace_id = ${rule.workspace_id}::uuid AND h.alert_rule_id = ${rule.id}::uuid AND h.state IS NULL
+        AND h.error_message = ${message} AND h.triggered_at > ${tick}::timestamptz - interval '1 hour')`;
 }
 
 async function evaluateClaimedRule(
@@ -473,13 +485,14 @@ async function evaluateClaimedRule(
   rule: RuleRow,
   snapshot: StateRow[],
   tick: Date,
-  fetch: SeriesFetcher,
+  fetch: WindowFetcher,
 ) {
   const condition = ruleCondition(rule);
   let observed: Observed;
   let failed = false;
   try {
-    observed = observeFromSeries(rule, condition, tick, await fetch(rule));
+    observed = observeFromWindow(rule, condition, await fetch(rule));
+    if (observed.truncated) await recordTruncation(db, rule, tick);
   } catch (error) {
     failed = true;
     const message = error instanceof Error ? error.message : String(error);
@@ -508,7 +521,7 @@ export async function evaluateAlerts(db: PrismaClient, options: EvaluateOptions 
     const rules = await claimRules(db, tick, batchSize);
     if (rules.length === 0) break;
     const snapshots = await snapshotStates(db, rules);
-    const fetch = batchFetcher(db, rules, tick);
+    const fetch = batchFetcher(db, tick);
     let next = 0;
     const changed: PendingApply[] = [];
     const worker = async () => {

@@ -1,19 +1,18 @@
 /**
  * What the evaluator asks of the metric catalogue: the value of a rule's metric over its window,
- * per series. Everything is computed by `lib/metrics` (queryMetric / queryMetricTotal); this file
- * only maps a rule onto those calls and never computes a metric itself.
+ * per series. Everything is computed by `lib/metrics` (queryMetricWindow); this file only maps a
+ * rule onto that call and never computes a metric itself.
  *
- * Rollups are hourly, so a window is widened to whole hours by the catalogue (a 5-minute window
- * reads the current hour); splits the catalogue keeps only daily (per user) use whole local days.
- * Per-series scopes (each user / each agent) are limited to additive metrics (sums): their window
- * value is the sum of the points the catalogue returns, exact for sums and not for rates or
- * percentiles (the rule form refuses those).
+ * The window is exact: [tick − window, tick) to the minute, for every metric (sums summed, rates
+ * and means from summed parts, percentiles from merged histograms), except the distinct-user
+ * metrics, which the catalogue answers over the local days the window touches. Per-series scopes
+ * (each user / each agent) get every series with data, up to MAX_WINDOW_SERIES (10,000); beyond
+ * that the largest values are kept and the evaluator records a warning in the history.
  */
 import type { Tx } from "@/lib/db/prisma";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
 import { METRIC_DEFINITIONS, isMetricName } from "@/lib/metrics/definitions";
-import { MetricQueryError } from "@/lib/metrics/errors";
-import { MAX_SERIES_LIMIT, queryMetric, type MetricResult } from "@/lib/metrics/query";
+import { MAX_WINDOW_SERIES, queryMetricWindow, type MetricWindowResult } from "@/lib/metrics/window";
 import { type Condition, observe } from "./condition";
 import { scopeQuery, type RuleRow } from "./rule-shape";
 import type { Observation } from "./state-machine";
@@ -44,99 +43,91 @@ export function scopeLabel(rule: Pick<RuleRow, "scope_kind" | "scope_value">): s
   }
 }
 
-/**
- * How hourly catalogue values become one window value. Sums add up exactly; a rate, mean or
- * percentile cannot be recombined from hourly values, so it is read from the most recent hour
- * that has a value (the catalogue's own number for that hour, never a recomputation).
- */
-function windowValue(values: Array<number | null>, additive: boolean): number | null {
-  if (additive) return values.reduce<number>((sum, v) => sum + (v ?? 0), 0);
-  for (let i = values.length - 1; i >= 0; i--) if (values[i] !== null) return values[i];
-  return null;
-}
-
 /** How far back a rule needs data: its window, twice for a percent change. */
 export function lookbackMs(rule: Pick<RuleRow, "evaluation_window_minutes" | "condition_kind">): number {
   return rule.evaluation_window_minutes * 60_000 * (rule.condition_kind === "percent_change" ? 2 : 1);
 }
 
-/** Rules asking the catalogue the same question (only window and threshold differ) share a query. */
+/**
+ * Rules asking the catalogue the same question share a query: same workspace, metric, scope,
+ * window and condition kind (only thresholds, comparators and policies differ).
+ */
 export function metricQueryKey(
-  rule: Pick<RuleRow, "workspace_id" | "metric_type" | "scope_kind" | "scope_value">,
+  rule: Pick<
+    RuleRow,
+    "workspace_id" | "metric_type" | "scope_kind" | "scope_value" | "evaluation_window_minutes" | "condition_kind"
+  >,
 ): string {
-  return [rule.workspace_id, rule.metric_type, rule.scope_kind, rule.scope_value ?? ""].join("|");
+  return [
+    rule.workspace_id,
+    rule.metric_type,
+    rule.scope_kind,
+    rule.scope_value ?? "",
+    rule.evaluation_window_minutes,
+    rule.condition_kind,
+  ].join("|");
 }
 
-export type FetchedSeries = { granularity: "hour" | "day"; result: MetricResult };
+/** The window's answer, and for a percent change the previous window's. */
+export type FetchedWindow = { current: MetricWindowResult; previous: MetricWindowResult | null };
 
-/**
- * One catalogue query for a rule's metric and scope over [tick − lookback, tick): hourly, or
- * daily where the catalogue keeps a split (per user) only by day.
- */
-export async function fetchRuleSeries(
+/** The rule's metric over [tick − window, tick) (and the window before it for a percent change). */
+export async function fetchRuleWindow(
   db: Tx | PrismaClient,
-  rule: Pick<RuleRow, "workspace_id" | "workspace_timezone" | "metric_type" | "scope_kind" | "scope_value">,
+  rule: Pick<
+    RuleRow,
+    | "workspace_id"
+    | "workspace_timezone"
+    | "metric_type"
+    | "scope_kind"
+    | "scope_value"
+    | "evaluation_window_minutes"
+    | "condition_kind"
+  >,
   tick: Date,
-  lookback: number,
-): Promise<FetchedSeries> {
+): Promise<FetchedWindow> {
   const { filters, groupBy } = scopeQuery(rule.scope_kind, rule.scope_value);
-  const query = (granularity: "hour" | "day") =>
-    queryMetric(db, {
+  const windowMs = rule.evaluation_window_minutes * 60_000;
+  const query = (to: Date) =>
+    queryMetricWindow(db, {
       workspace: { id: rule.workspace_id, timezone: rule.workspace_timezone },
       metric: rule.metric_type,
-      from: new Date(tick.getTime() - lookback).toISOString(),
-      to: tick.toISOString(),
-      granularity,
+      from: new Date(to.getTime() - windowMs),
+      to,
       groupBy,
       filters,
-      limit: MAX_SERIES_LIMIT,
+      maxSeries: MAX_WINDOW_SERIES,
     });
-  try {
-    return { granularity: "hour", result: await query("hour") };
-  } catch (error) {
-    if (!(error instanceof MetricQueryError) || error.code !== "invalid_group_by") throw error;
-    return { granularity: "day", result: await query("day") };
-  }
+  const current = await query(tick);
+  const previous = rule.condition_kind === "percent_change" ? await query(new Date(tick.getTime() - windowMs)) : null;
+  return { current, previous };
 }
 
 /**
- * The rule's observations at `tick`, from catalogue series covering at least its lookback.
- * Per-series rules return one entry per series the catalogue reports (the top 50); a known series
- * missing from the answer had no activity, i.e. 0 for a sum, which `observeMissing` turns into an
- * observation.
+ * The rule's observations at `tick`. Per-series rules get one entry per series with data. A known
+ * series absent from the answer is "missing" (Grafana's MissingSeries): it resolves to ok — a
+ * user/agent with no activity is never evaluated as a breach (the form refuses conditions that
+ * would need that, e.g. "each user spends less than $1").
  */
-export function observeFromSeries(
+export function observeFromWindow(
   rule: RuleRow,
   condition: Condition,
-  tick: Date,
-  fetched: FetchedSeries,
-): { series: SeriesObservation[]; observeMissing: (key: string) => Observation } {
-  const windowMs = rule.evaluation_window_minutes * 60_000;
-  const from = tick.getTime() - windowMs;
-  const previousFrom = from - windowMs;
-  const percent = condition.kind === "percent_change";
+  fetched: FetchedWindow,
+): { series: SeriesObservation[]; observeMissing: (key: string) => Observation; truncated: boolean } {
   const { groupBy } = scopeQuery(rule.scope_kind, rule.scope_value);
-  const additive = isAdditiveMetric(rule.metric_type);
-  // A bucket belongs to the window when it ends after the window starts (the catalogue widens a
-  // range to whole buckets the same way); the previous window likewise. Older buckets (fetched
-  // for rules with longer windows) are ignored.
-  const bucketMs = fetched.granularity === "hour" ? 3_600_000 : 86_400_000;
-  const series = fetched.result.series.map((s) => {
-    const current: Array<number | null> = [];
-    const previous: Array<number | null> = [];
-    for (const point of s.points) {
-      const end = new Date(point.t).getTime() + bucketMs;
-      if (end > from) current.push(point.v);
-      else if (end > previousFrom) previous.push(point.v);
-    }
-    return {
-      key: groupBy === null ? SINGLE_SERIES_KEY : `${groupBy}:${s.key}`,
-      label: groupBy === null ? scopeLabel(rule) : s.label,
-      observation: observe(condition, windowValue(current, additive), percent ? windowValue(previous, additive) : null),
-    };
-  });
+  const previousByKey = new Map((fetched.previous?.series ?? []).map((s) => [s.key, s.value]));
+  const series = fetched.current.series.map((s) => ({
+    key: groupBy === null ? SINGLE_SERIES_KEY : `${groupBy}:${s.key}`,
+    label: groupBy === null ? scopeLabel(rule) : s.label,
+    observation: observe(
+      condition,
+      s.value,
+      condition.kind === "percent_change" ? (previousByKey.get(s.key) ?? null) : null,
+    ),
+  }));
   return {
     series,
-    observeMissing: () => (additive ? observe(condition, 0, percent ? 0 : null) : { kind: "no_data" }),
+    observeMissing: () => ({ kind: "missing" }),
+    truncated: fetched.current.truncated,
   };
 }

@@ -73,11 +73,32 @@ describe("rule form validation", () => {
     );
   });
 
-  it("requires the scope value and refuses per-series scopes for non-additive metrics", () => {
+  it("requires the scope value; per-series scopes take every metric but refuse 'below' conditions on totals", () => {
     const noUser = ruleInputSchema.safeParse({ ...validInput, scopeKind: "user", scopeValue: "" });
     expect(fieldErrors(noUser.error!)).toEqual({ scopeValue: "Choose the user this rule watches" });
     const rate = ruleInputSchema.safeParse({ ...validInput, metric: "success_rate", scopeKind: "each_agent" });
-    expect(fieldErrors(rate.error!).scopeKind).toContain("works with totals");
+    expect(rate.success).toBe(true);
+    const rateBelow = ruleInputSchema.safeParse({
+      ...validInput,
+      metric: "success_rate",
+      scopeKind: "each_agent",
+      comparator: "less_than",
+    });
+    expect(rateBelow.success).toBe(true);
+    const p95 = ruleInputSchema.safeParse({ ...validInput, metric: "runtime_p95", scopeKind: "each_user" });
+    expect(p95.success).toBe(true);
+    for (const [comparator, threshold] of [
+      ["less_than", 5],
+      ["less_than_or_equal", 5],
+      ["equals", 0],
+    ] as const) {
+      const below = ruleInputSchema.safeParse({ ...validInput, scopeKind: "each_user", comparator, threshold });
+      expect(fieldErrors(below.error!), comparator).toEqual({
+        comparator: expect.stringContaining("a user with no activity has no series and never fires"),
+      });
+    }
+    const active = ruleInputSchema.safeParse({ ...validInput, metric: "active_users", scopeKind: "each_user" });
+    expect(fieldErrors(active.error!).scopeKind).toContain("cannot be split by user");
   });
 });
 

@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { Tx } from "@/lib/db/prisma";
 import { assertSafeTarget, UnsafeTargetError } from "./ssrf";
 import { generateSigningSecret } from "./signing";
+import { resolveRuleForEdit } from "./reset";
 import { conditionChanged, type ChannelInput, type RuleInput } from "./schema";
 
 export class RuleInputError extends Error {
@@ -110,7 +111,7 @@ export async function createRule(
 
 export async function updateRule(
   tx: Tx,
-  args: { workspaceId: string; ruleId: string; input: RuleInput },
+  args: { workspaceId: string; ruleId: string; input: RuleInput; now?: Date },
 ): Promise<{ secrets: NewSecret[]; stateReset: boolean }> {
   await checkChannelTargets(args.input.channels);
   const before = await tx.alertRule.findUnique({
@@ -129,21 +130,30 @@ export async function updateRule(
     },
     args.input,
   );
+  // Resolve first: the "resolved" notifications describe the rule as it was.
+  if (reset) await resetRuleState(tx, args.workspaceId, args.ruleId, args.now);
   await tx.alertRule.update({
     where: { workspaceId_id: { workspaceId: args.workspaceId, id: args.ruleId } },
     data: { ...ruleColumns(args.input), updatedAt: new Date() },
   });
-  if (reset) await resetRuleState(tx, args.workspaceId, args.ruleId);
   const secrets = await writeChannels(tx, args.workspaceId, args.ruleId, args.input.channels);
   return { secrets, stateReset: reset };
 }
 
-/** A changed condition makes old states meaningless: forget them and close open incidents. */
-export async function resetRuleState(tx: Tx, workspaceId: string, ruleId: string): Promise<void> {
-  await tx.alertSeriesState.deleteMany({ where: { workspaceId, alertRuleId: ruleId } });
+/**
+ * A changed condition makes old states meaningless: resolve every alerting series (history +
+ * "resolved" notifications, see reset.ts), then close the open incidents.
+ */
+export async function resetRuleState(
+  tx: Tx,
+  workspaceId: string,
+  ruleId: string,
+  now: Date = new Date(),
+): Promise<void> {
+  await resolveRuleForEdit(tx, workspaceId, ruleId, now);
   await tx.alertIncident.updateMany({
     where: { workspaceId, alertRuleId: ruleId, resolvedAt: null },
-    data: { resolvedAt: new Date() },
+    data: { resolvedAt: now },
   });
   // Let the next tick evaluate the new condition at once.
   await tx.alertRule.update({

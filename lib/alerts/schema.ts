@@ -90,16 +90,30 @@ export const ruleInputSchema = z
           path: ["scopeKind"],
           message: `${definition.label} cannot be split by ${groupBy}`,
         });
-      } else if (!isAdditiveMetric(metric)) {
+      } else if (
+        isAdditiveMetric(metric) &&
+        cannotSeeAbsentSeries(rule.comparator, rule.conditionKind, rule.threshold)
+      ) {
+        // A user/agent with no activity in the window has no series at all (Grafana's "missing
+        // series": it resolves, it is never evaluated as 0), so a "below" condition on a total
+        // could never fire for exactly the users/agents it is meant to catch.
         ctx.addIssue({
           code: "custom",
-          path: ["scopeKind"],
-          message: `"Each ${groupBy}" works with totals (runs, credits, tokens, cost); ${definition.label} is a ${definition.aggregation}. Use one ${groupBy} instead.`,
+          path: ["comparator"],
+          message: `"Each ${groupBy}" cannot watch for ${definition.label.toLowerCase()} going down or to zero: a ${groupBy} with no activity has no series and never fires. Use "greater than", or one ${groupBy} (or the workspace) with "less than".`,
         });
       }
     }
   });
 export type RuleInput = z.infer<typeof ruleInputSchema>;
+
+/** Conditions that would need a series for "no activity" (a total below a threshold, or = 0). */
+function cannotSeeAbsentSeries(comparator: string, conditionKind: string, threshold: number): boolean {
+  if (comparator === "less_than" || comparator === "less_than_or_equal") return true;
+  return (
+    conditionKind === "value" && (comparator === "equals" || comparator === "greater_than_or_equal") && threshold <= 0
+  );
+}
 
 /** zod issues → { field: first message }, for the form. Nested channel errors keep their path. */
 export function fieldErrors(error: z.ZodError): Record<string, string> {

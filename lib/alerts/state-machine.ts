@@ -50,8 +50,15 @@ export type SeriesState = {
   eventSeq: number;
 };
 
+/**
+ * What one evaluation saw for a series. "missing": a per-series rule's series that no longer has
+ * data in the window (Grafana's MissingSeries) — it clears, whatever the no-data policy.
+ */
 export type Observation =
-  { kind: "value"; value: number; breached: boolean } | { kind: "no_data" } | { kind: "error"; message: string };
+  | { kind: "value"; value: number; breached: boolean }
+  | { kind: "no_data" }
+  | { kind: "missing" }
+  | { kind: "error"; message: string };
 
 export type RulePolicy = {
   pendingSeconds: number;
@@ -100,6 +107,8 @@ function classify(observation: Observation, policy: RulePolicy): Input {
       return observation.breached ? "breach" : "clear";
     case "no_data":
       return NO_DATA_INPUT[policy.noDataPolicy];
+    case "missing":
+      return "clear";
     case "error":
       return ERROR_INPUT[policy.errorPolicy];
   }

@@ -106,13 +106,21 @@ export async function createAlertWorld(owner: pg.Pool, slug: string, userCount =
 /** One priced LLM call at `at`, marking its hour dirty exactly as ingest does. */
 export async function insertLlmCall(
   owner: pg.Pool,
-  args: { workspaceId: string; userId: string; agentId: string; at: Date; costUsd: number; tokens?: number },
+  args: {
+    workspaceId: string;
+    userId: string;
+    agentId: string;
+    at: Date;
+    costUsd: number;
+    tokens?: number;
+    latencyMs?: number;
+  },
 ) {
   await owner.query(
     `INSERT INTO public.llm_usage_logs (workspace_id, agent_id, user_id, provider, model, prompt_tokens, completion_tokens,
        total_cost_usd, cost_source, latency_ms, created_at)
-     VALUES ($1, $2, $3, 'openai', 'gpt-4o', $4, 0, $5, 'reported', 100, $6)`,
-    [args.workspaceId, args.agentId, args.userId, args.tokens ?? 100, args.costUsd, args.at],
+     VALUES ($1, $2, $3, 'openai', 'gpt-4o', $4, 0, $5, 'reported', $7, $6)`,
+    [args.workspaceId, args.agentId, args.userId, args.tokens ?? 100, args.costUsd, args.at, args.latencyMs ?? 100],
   );
   await owner.query(
     `INSERT INTO analytics.rollup_dirty_hours (workspace_id, hour) VALUES ($1, date_trunc('hour', $2::timestamptz, 'UTC'))
