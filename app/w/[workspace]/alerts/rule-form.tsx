@@ -317,6 +317,8 @@ export function RuleForm({
             className="input"
             value={draft.comparator}
             onChange={(e) => set("comparator", e.target.value as RuleDraft["comparator"])}
+            aria-invalid={errors.comparator ? true : undefined}
+            aria-describedby={errors.comparator ? "comparator-error" : undefined}
           >
             {COMPARATORS.map((c) => (
               <option key={c} value={c}>
@@ -324,6 +326,7 @@ export function RuleForm({
               </option>
             ))}
           </select>
+          {fieldError("comparator")}
         </div>
         <div className="field">
           <label htmlFor="rule-threshold">Threshold{draft.conditionKind === "percent_change" ? " (%)" : ""}</label>
