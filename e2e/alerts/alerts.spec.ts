@@ -126,6 +126,14 @@ test.describe("alerts", () => {
     );
     expect(ack).toEqual({ email: "admin@pulseboard.local", notes: "looking into the spend", triggers: 1 });
 
+    // Creating the rule was audited: who, what, which rule.
+    const audited = await sql<{ email: string; name: string }>(
+      `SELECT a.email, l.details->>'name' AS name FROM public.audit_log l JOIN public.accounts a ON a.id = l.actor_account_id
+       WHERE l.action = 'alert_rule.created' AND l.target_id = $1`,
+      [ruleId],
+    );
+    expect(audited).toEqual([{ email: "admin@pulseboard.local", name: ruleName }]);
+
     // The list shows the rule firing.
     await page.goto(`/w/${slug}/alerts`);
     await expect(page.getByTestId(`rule-${ruleName}`).getByTestId("rule-state")).toHaveText("1 firing");

@@ -1,9 +1,12 @@
 "use server";
 
 import { revalidatePath } from "next/cache";
+import { headers } from "next/headers";
 import { z } from "zod";
 import { authorizeWorkspace, describeClientError, type ActionResult } from "@/lib/access/authorize";
+import { clientIpFromHeaders, recordAuditEvent } from "@/lib/accounts/audit";
 import { withUserContext } from "@/lib/db/context";
+import type { Tx } from "@/lib/db/prisma";
 import { conditionKindSchema, comparatorSchema } from "@/lib/alerts/condition";
 import { previewRule, PREVIEW_RANGES, type PreviewSeries } from "@/lib/alerts/preview";
 import { scopeKindSchema } from "@/lib/alerts/rule-shape";
@@ -60,6 +63,23 @@ async function run<T>(action: () => Promise<T>): Promise<ActionResult<T>> {
 
 const ruleIdSchema = z.uuid("Unknown alert rule");
 
+/** Every rule change is audited inside the transaction that makes it (who, what, from where). */
+async function auditRuleChange(
+  tx: Tx,
+  workspaceId: string,
+  action: "alert_rule.created" | "alert_rule.updated" | "alert_rule.deleted",
+  ruleId: string,
+  details: Record<string, string | boolean | number | null> = {},
+) {
+  await recordAuditEvent(tx, {
+    workspaceId,
+    action,
+    target: { type: "alert_rule", id: ruleId },
+    details,
+    ip: clientIpFromHeaders(await headers()),
+  });
+}
+
 export type SaveRuleResult = ActionResult<{ id: string; secrets: NewSecret[]; stateReset: boolean }>;
 
 /** Creates (ruleId null) or edits a rule. Returns new webhook secrets: the only time they are shown. */
@@ -70,10 +90,15 @@ export async function saveRuleAction(slug: string, ruleId: string | null, raw: u
     const result = await withUserContext(access.account.id, async (tx) => {
       if (ruleId === null) {
         const created = await createRule(tx, { workspaceId: access.workspace.id, accountId: access.account.id, input });
+        await auditRuleChange(tx, access.workspace.id, "alert_rule.created", created.id, { name: input.name });
         return { ...created, stateReset: false };
       }
       const id = ruleIdSchema.parse(ruleId);
       const updated = await updateRule(tx, { workspaceId: access.workspace.id, ruleId: id, input });
+      await auditRuleChange(tx, access.workspace.id, "alert_rule.updated", id, {
+        name: input.name,
+        stateReset: updated.stateReset,
+      });
       return { id, ...updated };
     });
     revalidatePath(`/w/${slug}/alerts`);
@@ -88,9 +113,15 @@ export async function duplicateRuleAction(
   return run(async () => {
     const access = await authorizeWorkspace(slug, "alerts.manage");
     const id = ruleIdSchema.parse(ruleId);
-    const copy = await withUserContext(access.account.id, (tx) =>
-      duplicateRule(tx, { workspaceId: access.workspace.id, ruleId: id, accountId: access.account.id }),
-    );
+    const copy = await withUserContext(access.account.id, async (tx) => {
+      const duplicated = await duplicateRule(tx, {
+        workspaceId: access.workspace.id,
+        ruleId: id,
+        accountId: access.account.id,
+      });
+      await auditRuleChange(tx, access.workspace.id, "alert_rule.created", duplicated.id, { duplicatedFrom: id });
+      return duplicated;
+    });
     revalidatePath(`/w/${slug}/alerts`);
     return copy;
   });
@@ -104,9 +135,11 @@ export async function setRuleActiveAction(
   return run(async () => {
     const access = await authorizeWorkspace(slug, "alerts.manage");
     const id = ruleIdSchema.parse(ruleId);
-    await withUserContext(access.account.id, (tx) =>
-      setRuleActive(tx, access.workspace.id, id, z.boolean().parse(isActive)),
-    );
+    const active = z.boolean().parse(isActive);
+    await withUserContext(access.account.id, async (tx) => {
+      await setRuleActive(tx, access.workspace.id, id, active);
+      await auditRuleChange(tx, access.workspace.id, "alert_rule.updated", id, { isActive: active });
+    });
     revalidatePath(`/w/${slug}/alerts`);
     return null;
   });
@@ -116,7 +149,10 @@ export async function deleteRuleAction(slug: string, ruleId: string): Promise<Ac
   return run(async () => {
     const access = await authorizeWorkspace(slug, "alerts.manage");
     const id = ruleIdSchema.parse(ruleId);
-    await withUserContext(access.account.id, (tx) => deleteRule(tx, access.workspace.id, id));
+    await withUserContext(access.account.id, async (tx) => {
+      await deleteRule(tx, access.workspace.id, id);
+      await auditRuleChange(tx, access.workspace.id, "alert_rule.deleted", id);
+    });
     revalidatePath(`/w/${slug}/alerts`);
     return null;
   });
@@ -141,7 +177,12 @@ export async function snoozeRuleAction(
     const id = ruleIdSchema.parse(ruleId);
     const parsed = snoozeSchema.parse({ minutes });
     const until = parsed.minutes === 0 ? null : new Date(Date.now() + parsed.minutes * 60_000);
-    await withUserContext(access.account.id, (tx) => snoozeRule(tx, access.workspace.id, id, until));
+    await withUserContext(access.account.id, async (tx) => {
+      await snoozeRule(tx, access.workspace.id, id, until);
+      await auditRuleChange(tx, access.workspace.id, "alert_rule.updated", id, {
+        snoozedUntil: until?.toISOString() ?? null,
+      });
+    });
     revalidatePath(`/w/${slug}/alerts`);
     return { until: until?.toISOString() ?? null };
   });
