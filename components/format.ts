@@ -17,8 +17,32 @@ export function formatValue(value: number | null | undefined, format: ValueForma
     case "percent":
       return percent.format(value);
     case "usd":
-      return usd.format(value);
+      return formatUsd(value);
   }
+}
+
+const usdSmall = new Map<number, Intl.NumberFormat>();
+
+/**
+ * Dollars with cents, except below $1: there three significant digits ("$0.0143", "$0.00998",
+ * "$0.50"). LLM costs of one agent or one day are often fractions of a cent; rounded to cents,
+ * "$0.01 vs $0.01 (+42.8 %)" reads as a contradiction and small costs print as "$0.00".
+ */
+function formatUsd(value: number): string {
+  const size = Math.abs(value);
+  if (size === 0 || size >= 1) return usd.format(value);
+  const digits = Math.min(20, Math.max(2, 2 - Math.floor(Math.log10(size))));
+  let format = usdSmall.get(digits);
+  if (!format) {
+    format = new Intl.NumberFormat("en-US", {
+      style: "currency",
+      currency: "USD",
+      minimumFractionDigits: 2,
+      maximumFractionDigits: digits,
+    });
+    usdSmall.set(digits, format);
+  }
+  return format.format(value);
 }
 
 const usdFine = new Intl.NumberFormat("en-US", {
