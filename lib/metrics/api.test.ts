@@ -111,6 +111,20 @@ describe("GET /api/v1/metrics", () => {
     const lines = (await csv.text()).trim().split("\r\n");
     expect(lines[0]).toBe("bucket,series_key,series,runs (count)");
     expect(lines).toHaveLength(1 + 3 * 14); // 3 users × 14 days
+
+    // The export is audited; the refused one is not.
+    const audit = await db.owner.query(
+      "SELECT actor_account_id AS actor, details->>'groupBy' AS group_by FROM public.audit_log WHERE action = 'export.downloaded'",
+    );
+    expect(audit.rows).toEqual([{ actor: accounts.owner, group_by: "user" }]);
+
+    // Looking at one tracked user's numbers is audited too, with which user.
+    const one = `workspace=api-world&metric=runs&from=2026-03-02&to=2026-03-15&userId=${world.userIds[0]}`;
+    expect((await call(one, accounts.owner)).status).toBe(200);
+    const viewed = await db.owner.query(
+      "SELECT actor_account_id AS actor, details->>'userId' AS user_id FROM public.audit_log WHERE action = 'usage.viewed_other_user'",
+    );
+    expect(viewed.rows).toEqual([{ actor: accounts.owner, user_id: world.userIds[0] }]);
   });
 
   it("accepts an API key with read scope and refuses one without", async () => {

@@ -2,7 +2,8 @@ import { z } from "zod";
 import { AccessError, resolveWorkspaceAccess } from "@/lib/access/authorize";
 import { roleHasPermission, type Permission } from "@/lib/access/permissions";
 import { bearerToken, verifyApiKey } from "@/lib/api-keys/keys";
-import { withApiKeyReadContext, withUserReadContext } from "@/lib/db/context";
+import { clientIpFromHeaders, recordAuditEvent, type AuditAction } from "@/lib/accounts/audit";
+import { withApiKeyReadContext, withUserContext, withUserReadContext, withWorkspaceContext } from "@/lib/db/context";
 import { nextReplicaPrisma } from "@/lib/db/replicas";
 import type { Tx } from "@/lib/db/prisma";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
@@ -94,6 +95,23 @@ function inContext<T>(caller: Caller, db: PrismaClient, fn: (tx: Tx) => Promise<
     : withApiKeyReadContext(caller.workspace.id, fn, db);
 }
 
+/**
+ * Exports and looks at one tracked user's usage are audited (issue: "exports, and any admin's view
+ * of another user's usage"). Written on the primary after the read succeeded; an API key acts as
+ * its workspace (no person).
+ */
+async function auditAccess(
+  caller: Caller,
+  db: PrismaClient,
+  request: Request,
+  action: AuditAction,
+  details: Record<string, string | null>,
+) {
+  const event = { workspaceId: caller.workspace.id, action, details, ip: clientIpFromHeaders(request.headers) };
+  if (caller.kind === "account") await withUserContext(caller.accountId, (tx) => recordAuditEvent(tx, event), db);
+  else await withWorkspaceContext(caller.workspace.id, (tx) => recordAuditEvent(tx, event), db);
+}
+
 export async function handleMetricsRequest(
   request: Request,
   deps: MetricsHandlerDeps,
@@ -136,6 +154,11 @@ export async function handleMetricsRequest(
         limit: query.limit,
       }),
     );
+    const audited = { metric: query.metric, groupBy: query.groupBy ?? null, userId: query.userId ?? null };
+    if (format === "csv") await auditAccess(caller, deps.db, request, "export.downloaded", audited);
+    else if (query.userId !== undefined && caller.kind === "account") {
+      await auditAccess(caller, deps.db, request, "usage.viewed_other_user", audited);
+    }
     if (format === "csv") {
       return new Response(metricCsv(result), {
         status: 200,

@@ -5,6 +5,7 @@ import { DashboardHeader } from "@/components/dashboard/page-header";
 import { UsageSections } from "@/components/dashboard/usage";
 import { authorizePage } from "@/lib/access/authorize";
 import { asAccount, dashboardScope } from "@/lib/dashboards/scope";
+import { auditUsageView } from "@/lib/dashboards/usage-audit";
 import type { SearchParams } from "@/lib/dashboards/range";
 
 export const metadata: Metadata = { title: "Token usage" };
@@ -38,6 +39,7 @@ export default async function UsagePage({
         )[0]?.label ?? null)
       : null,
   }));
+  if (scope.filters.userId && options.user !== null) await auditUsageView(access, scope.filters.userId);
   return (
     <main className="page">
       <DashboardHeader
