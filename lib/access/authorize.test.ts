@@ -5,6 +5,7 @@ import {
   AccessError,
   describeClientError,
   listReadableWorkspaces,
+  recordPlatformAdminRead,
   resolveWorkspaceAccess,
   runAction,
   withApiErrors,
@@ -64,6 +65,19 @@ async function statusOf(accountKey: string | null, slug: string, permission: Per
     throw error;
   }
 }
+
+describe("the platform-admin path", () => {
+  it("is audited: one row per admin, workspace and hour, however often they look", async () => {
+    const access = await resolveWorkspaceAccess(ids.platform, "initech", "workspace.read", db.appPrisma);
+    expect(access.role).toBeNull();
+    await recordPlatformAdminRead(access, db.appPrisma);
+    await recordPlatformAdminRead(access, db.appPrisma);
+    const { rows } = await db.owner.query(
+      "SELECT actor_account_id AS actor, workspace_id AS ws FROM public.audit_log WHERE action = 'platform_admin.workspace_read'",
+    );
+    expect(rows).toEqual([{ actor: ids.platform, ws: ids["ws:initech"] }]);
+  });
+});
 
 describe("resolveWorkspaceAccess", () => {
   it("returns the workspace, role and account of a member", async () => {

@@ -3,6 +3,7 @@ import { NextResponse } from "next/server";
 import { z } from "zod";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
 import { getSessionAccount } from "@/lib/auth/session";
+import { recordAuditEvent } from "@/lib/accounts/audit";
 import { withUserContext } from "@/lib/db/context";
 import { appPrisma } from "@/lib/db/prisma";
 import { WORKSPACE_ROLES, roleHasPermission, type Permission } from "./permissions";
@@ -110,7 +111,28 @@ export async function resolveWorkspaceAccess(
 /** The one access check for pages, server actions and route handlers: throws AccessError. */
 export async function authorizeWorkspace(slug: string, permission: Permission): Promise<WorkspaceAccess> {
   const session = await getSessionAccount();
-  return resolveWorkspaceAccess(session?.id ?? null, slug, permission);
+  const access = await resolveWorkspaceAccess(session?.id ?? null, slug, permission);
+  if (access.role === null && access.isPlatformAdmin) await recordPlatformAdminRead(access);
+  return access;
+}
+
+/**
+ * The platform-admin path is explicit and audited: reading a workspace without being a member
+ * leaves an audit row (at most one per admin, workspace and hour, so browsing does not flood it).
+ */
+export async function recordPlatformAdminRead(access: WorkspaceAccess, client?: PrismaClient): Promise<void> {
+  await withUserContext(
+    access.account.id,
+    async (tx) => {
+      const recent = await tx.$queryRaw<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM public.audit_log
+        WHERE workspace_id = ${access.workspace.id}::uuid AND actor_account_id = ${access.account.id}::uuid
+          AND action = 'platform_admin.workspace_read' AND created_at > now() - interval '1 hour'`;
+      if (recent[0].n > 0) return;
+      await recordAuditEvent(tx, { workspaceId: access.workspace.id, action: "platform_admin.workspace_read" });
+    },
+    client,
+  );
 }
 
 /** The signed-in account, or AccessError(401). */

@@ -23,6 +23,7 @@ export const AUDIT_ACTIONS = [
   "alert_rule.deleted",
   "export.downloaded",
   "usage.viewed_other_user",
+  "platform_admin.workspace_read", // a platform admin reading a workspace they are not a member of
 ] as const;
 export const auditActionSchema = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof auditActionSchema>;
