@@ -4,15 +4,19 @@ import { SignOutButton } from "./sign-out-button";
 
 type HeaderProps = {
   account: { email: string; name: string | null };
-  current: { slug: string; name: string };
+  /** The workspace being viewed; null on pages outside a workspace (/platform, /me, /account). */
+  current: { slug: string; name: string } | null;
   workspaces: ReadableWorkspace[];
+  /** Shows the "Platform" link in the account menu. */
+  isPlatformAdmin?: boolean;
 };
 
 /**
  * Product name, workspace switcher and account menu. Menus are <details> elements: they open
- * with the keyboard and without JavaScript, and the switcher is plain links.
+ * with the keyboard and without JavaScript, and the switcher is plain links. Outside a workspace
+ * the switcher reads "Workspaces" and is the way back into one.
  */
-export function AppHeader({ account, current, workspaces }: HeaderProps) {
+export function AppHeader({ account, current, workspaces, isPlatformAdmin = false }: HeaderProps) {
   return (
     <div className="app-header-inner">
       <Link href="/" className="brand">
@@ -22,25 +26,36 @@ export function AppHeader({ account, current, workspaces }: HeaderProps) {
       </Link>
       <details className="menu">
         <summary className="button button-small">
-          <span className="visually-hidden">Workspace: </span>
-          {current.name} <span aria-hidden="true">▾</span>
+          {current ? (
+            <>
+              <span className="visually-hidden">Workspace: </span>
+              {current.name}
+            </>
+          ) : (
+            "Workspaces"
+          )}{" "}
+          <span aria-hidden="true">▾</span>
         </summary>
         <div className="menu-panel menu-panel-left">
           <p className="menu-heading">Workspaces</p>
-          <ul className="menu-list">
-            {workspaces.map((workspace) => (
-              <li key={workspace.id}>
-                <Link
-                  className="menu-item"
-                  href={`/w/${workspace.slug}`}
-                  aria-current={workspace.slug === current.slug ? "page" : undefined}
-                >
-                  <span>{workspace.name}</span>
-                  <span className="menu-meta">{workspace.role ?? "platform admin"}</span>
-                </Link>
-              </li>
-            ))}
-          </ul>
+          {workspaces.length === 0 ? (
+            <p className="menu-item">You are not a member of any workspace yet.</p>
+          ) : (
+            <ul className="menu-list">
+              {workspaces.map((workspace) => (
+                <li key={workspace.id}>
+                  <Link
+                    className="menu-item"
+                    href={`/w/${workspace.slug}`}
+                    aria-current={workspace.slug === current?.slug ? "page" : undefined}
+                  >
+                    <span>{workspace.name}</span>
+                    <span className="menu-meta">{workspace.role ?? "platform admin"}</span>
+                  </Link>
+                </li>
+              ))}
+            </ul>
+          )}
         </div>
       </details>
       <span className="header-spacer" />
@@ -52,6 +67,25 @@ export function AppHeader({ account, current, workspaces }: HeaderProps) {
         <div className="menu-panel">
           <p className="menu-heading">Signed in as</p>
           <p className="menu-item">{account.email}</p>
+          <ul className="menu-list" aria-label="Account">
+            <li>
+              <Link className="menu-item" href="/me">
+                My usage
+              </Link>
+            </li>
+            <li>
+              <Link className="menu-item" href="/account">
+                Your account
+              </Link>
+            </li>
+            {isPlatformAdmin ? (
+              <li>
+                <Link className="menu-item" href="/platform">
+                  Platform
+                </Link>
+              </li>
+            ) : null}
+          </ul>
           <div className="menu-item">
             <SignOutButton className="button button-small" />
           </div>

@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import { redirect } from "next/navigation";
 import { getSessionAccount } from "@/lib/auth/session";
 import { ChangePasswordForm } from "./change-password-form";
+import { AccountHeader } from "@/components/account-header";
 
 export const metadata: Metadata = { title: "Your account" };
 
@@ -9,14 +10,17 @@ export default async function AccountPage() {
   const account = await getSessionAccount();
   if (!account) redirect("/login?callbackUrl=%2Faccount");
   return (
-    <main className="page">
-      <div className="page-header">
-        <h1 className="page-title">Your account</h1>
-      </div>
-      <p>
-        Signed in as {account.name ?? account.email} ({account.email}).
-      </p>
-      <ChangePasswordForm />
-    </main>
+    <>
+      <AccountHeader account={account} />
+      <main className="page">
+        <div className="page-header">
+          <h1 className="page-title">Your account</h1>
+        </div>
+        <p>
+          Signed in as {account.name ?? account.email} ({account.email}).
+        </p>
+        <ChangePasswordForm />
+      </main>
+    </>
   );
 }

@@ -7,6 +7,7 @@ import { DateRangePicker } from "@/components/dashboard/date-range-picker";
 import { getSessionAccount } from "@/lib/auth/session";
 import { isPlatformAdmin, platformSummary } from "@/lib/dashboards/platform";
 import { dashboardRange, type DashboardRange, type SearchParams } from "@/lib/dashboards/range";
+import { AccountHeader } from "@/components/account-header";
 
 export const metadata: Metadata = { title: "Platform" };
 
@@ -17,28 +18,31 @@ export default async function PlatformPage({ searchParams }: { searchParams: Pro
   if (!(await isPlatformAdmin(account.id))) notFound();
   const range = dashboardRange(await searchParams, "UTC");
   return (
-    <main className="page">
-      <div className="page-header">
-        <div>
-          <h1 className="page-title">Platform</h1>
-          <p className="page-subtitle">
-            Every workspace · {range.from} – {range.to} (each workspace&apos;s own days)
-          </p>
+    <>
+      <AccountHeader account={account} />
+      <main className="page">
+        <div className="page-header">
+          <div>
+            <h1 className="page-title">Platform</h1>
+            <p className="page-subtitle">
+              Every workspace · {range.from} – {range.to} (each workspace&apos;s own days)
+            </p>
+          </div>
         </div>
-      </div>
-      <Suspense fallback={null}>
-        <DateRangePicker
-          preset={range.preset}
-          from={range.from}
-          to={range.to}
-          granularity={range.granularity}
-          compare={range.compare}
-        />
-      </Suspense>
-      <Suspense fallback={<CardSkeleton title="Workspaces" height={400} />}>
-        <Workspaces accountId={account.id} range={range} />
-      </Suspense>
-    </main>
+        <Suspense fallback={null}>
+          <DateRangePicker
+            preset={range.preset}
+            from={range.from}
+            to={range.to}
+            granularity={range.granularity}
+            compare={range.compare}
+          />
+        </Suspense>
+        <Suspense fallback={<CardSkeleton title="Workspaces" height={400} />}>
+          <Workspaces accountId={account.id} range={range} />
+        </Suspense>
+      </main>
+    </>
   );
 }
 

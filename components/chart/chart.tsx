@@ -1,6 +1,6 @@
 "use client";
 
-import { useId, useState } from "react";
+import { useId, useState, type ReactNode } from "react";
 import {
   Area,
   Bar,
@@ -22,7 +22,15 @@ import { formatAxisValue, formatDay, type ValueFormat } from "../format";
  * the same numbers as an HTML table (screen readers, copying, colour-blind readers).
  * Props are plain data so server components can render it directly.
  */
-export type ChartSeriesConfig = Record<string, { label: string; color: string }>;
+export type ChartSeriesConfig = Record<
+  string,
+  {
+    label: string;
+    color: string;
+    /** SVG stroke-dasharray of a line ("6 4"): series that can coincide stay distinguishable. */
+    dash?: string;
+  }
+>;
 export type ChartRow = Record<string, string | number | null>;
 
 export type ChartProps = {
@@ -40,6 +48,14 @@ export type ChartProps = {
   valueFormat?: ValueFormat;
   config: ChartSeriesConfig;
   height?: number;
+  /**
+   * Lines: what a missing point means ("no finished runs that day"). When points are missing the
+   * lines join the points around them (broken segments and lone days read as noise), every real
+   * point gets a dot, and the legend says that a day without a dot has no value.
+   */
+  gapNote?: string;
+  /** Extra controls in the card header beside "Show as table" (e.g. CSV download links). */
+  actions?: ReactNode;
 };
 
 export function Chart({
@@ -54,12 +70,20 @@ export function Chart({
   valueFormat = "integer",
   config,
   height,
+  gapNote = "no value",
+  actions,
 }: ChartProps) {
   const [showTable, setShowTable] = useState(false);
   const titleId = useId();
   const series = Object.entries(config);
   const formatX = (value: unknown) => (xFormat === "day" ? formatDay(String(value)) : String(value ?? ""));
-  const formatY = (value: unknown) => formatAxisValue(typeof value === "number" ? value : Number(value), valueFormat);
+  // A missing value (a percentile of a day without runs) is "—", never 0.
+  const formatY = (value: unknown) =>
+    value === null || value === undefined
+      ? "—"
+      : formatAxisValue(typeof value === "number" ? value : Number(value), valueFormat);
+  const hasGaps =
+    kind === "line" && series.some(([key]) => data.some((row) => row[key] === null || row[key] === undefined));
 
   return (
     <section className="card" aria-labelledby={titleId}>
@@ -70,14 +94,17 @@ export function Chart({
           </h2>
           {description ? <p className="card-description">{description}</p> : null}
         </div>
-        <button
-          type="button"
-          className="button button-small"
-          aria-pressed={showTable}
-          onClick={() => setShowTable((shown) => !shown)}
-        >
-          {showTable ? "Show as chart" : "Show as table"}
-        </button>
+        <div className="chart-actions">
+          {actions}
+          <button
+            type="button"
+            className="button button-small"
+            aria-pressed={showTable}
+            onClick={() => setShowTable((shown) => !shown)}
+          >
+            {showTable ? "Show as chart" : "Show as table"}
+          </button>
+        </div>
       </div>
       {showTable ? (
         <ChartTable
@@ -115,22 +142,29 @@ export function Chart({
                   )}
                 />
                 {/* No animations: dashboards re-render on resize and filters, and motion helps no one read numbers. */}
+                {/* Lines are drawn last-first with dots shrinking towards the first series, so equal
+                    values (p95 = p99 on a quiet day) show as concentric dots, not one hiding another. */}
+                {kind === "line"
+                  ? series
+                      .map(([key, { label, color, dash }], index) => (
+                        <Line
+                          key={key}
+                          dataKey={key}
+                          isAnimationActive={false}
+                          name={label}
+                          stroke={color}
+                          strokeWidth={2}
+                          strokeDasharray={dash}
+                          dot={hasGaps ? { r: 2.5 + 1.5 * index, fill: color, strokeWidth: 0 } : false}
+                          connectNulls
+                          type="monotone"
+                        />
+                      ))
+                      .reverse()
+                  : null}
                 {series.map(([key, { label, color }], index) => {
                   const stackId = stacked ? "stack" : undefined;
-                  if (kind === "line") {
-                    return (
-                      <Line
-                        key={key}
-                        dataKey={key}
-                        isAnimationActive={false}
-                        name={label}
-                        stroke={color}
-                        strokeWidth={2}
-                        dot={false}
-                        type="monotone"
-                      />
-                    );
-                  }
+                  if (kind === "line") return null;
                   if (kind === "area") {
                     return (
                       <Area
@@ -164,12 +198,21 @@ export function Chart({
             </ResponsiveContainer>
           </div>
           <ul className="chart-legend" aria-label="Legend">
-            {series.map(([key, { label, color }]) => (
+            {series.map(([key, { label, color, dash }]) => (
               <li key={key}>
-                <span className="chart-swatch" style={{ background: color }} aria-hidden="true" />
+                {kind === "line" ? (
+                  <svg className="chart-line-swatch" width="24" height="10" aria-hidden="true">
+                    <line x1="0" y1="5" x2="24" y2="5" stroke={color} strokeWidth="2.5" strokeDasharray={dash} />
+                  </svg>
+                ) : (
+                  <span className="chart-swatch" style={{ background: color }} aria-hidden="true" />
+                )}
                 {label}
               </li>
             ))}
+            {hasGaps ? (
+              <li className="chart-legend-note">No dot: {gapNote} (the line joins the dots around it)</li>
+            ) : null}
           </ul>
         </>
       )}
@@ -235,11 +278,15 @@ function ChartTable({
           <tr>
             <th scope="col">{xLabel}</th>
             {series.map(([key, { label }]) => (
-              <th scope="col" key={key}>
+              <th scope="col" className="num" key={key}>
                 {label}
               </th>
             ))}
-            {total ? <th scope="col">Total</th> : null}
+            {total ? (
+              <th scope="col" className="num">
+                Total
+              </th>
+            ) : null}
           </tr>
         </thead>
         <tbody>
@@ -247,9 +294,13 @@ function ChartTable({
             <tr key={`${String(row[xKey])}-${index}`}>
               <th scope="row">{formatX(row[xKey])}</th>
               {series.map(([key]) => (
-                <td key={key}>{formatY(row[key])}</td>
+                <td key={key} className="num">
+                  {formatY(row[key])}
+                </td>
               ))}
-              {total ? <td>{formatY(series.reduce((sum, [key]) => sum + (Number(row[key]) || 0), 0))}</td> : null}
+              {total ? (
+                <td className="num">{formatY(series.reduce((sum, [key]) => sum + (Number(row[key]) || 0), 0))}</td>
+              ) : null}
             </tr>
           ))}
         </tbody>

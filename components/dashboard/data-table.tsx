@@ -11,7 +11,7 @@ export type { TableValue } from "./table-rows";
 export type TableColumn = {
   key: string;
   label: string;
-  /** Numbers are formatted with this; text is shown as is. */
+  /** Numbers are formatted with this (and right-aligned); text is shown as is, left-aligned. */
   format?: ValueFormat;
   /** Cell links to row[`${key}Href`] when present. */
   link?: boolean;
@@ -110,6 +110,7 @@ export function DataTable({
                 <th
                   key={c.key}
                   scope="col"
+                  className={c.format ? "num" : undefined}
                   aria-sort={sort.key === c.key ? (sort.dir === "asc" ? "ascending" : "descending") : undefined}
                 >
                   {c.sparkline ? (
@@ -150,11 +151,16 @@ export function DataTable({
                       display(row.values[c.key], c.format)
                     );
                     return i === 0 ? (
-                      <th key={c.key} scope="row">
+                      <th key={c.key} scope="row" className={c.format ? "num" : undefined}>
                         {content}
                       </th>
                     ) : (
-                      <td key={c.key} data-column={c.key} data-value={row.values[c.key] ?? ""}>
+                      <td
+                        key={c.key}
+                        className={c.format ? "num" : undefined}
+                        data-column={c.key}
+                        data-value={row.values[c.key] ?? ""}
+                      >
                         {content}
                       </td>
                     );

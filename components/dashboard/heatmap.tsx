@@ -47,7 +47,9 @@ export function Heatmap({
         <thead>
           <tr>
             <th scope="col">Cohort</th>
-            <th scope="col">Users</th>
+            <th scope="col" className="num">
+              Users
+            </th>
             {columns.map((c) => (
               <th scope="col" key={c}>
                 {c}
@@ -59,7 +61,7 @@ export function Heatmap({
           {rows.map((row) => (
             <tr key={row.key} data-cohort={row.key}>
               <th scope="row">{row.label}</th>
-              <td>{row.size}</td>
+              <td className="num">{row.size}</td>
               {row.cells.map(cell)}
             </tr>
           ))}
@@ -68,7 +70,7 @@ export function Heatmap({
           <tfoot>
             <tr data-cohort="average">
               <th scope="row">{footer.label}</th>
-              <td>{footer.size}</td>
+              <td className="num">{footer.size}</td>
               {footer.cells.map(cell)}
             </tr>
           </tfoot>

@@ -42,13 +42,51 @@ function ExportLink({
   const perUser = groupBy === "user" || Boolean((filters ?? scope.filters).userId);
   if (perUser && !scope.canExportUsers) return null;
   return (
-    <p className="kpi-hint" style={{ margin: "4px 0 0", textAlign: "right" }}>
-      <a href={exportHref(scope, metric, groupBy, filters)} download>
-        {label}
-      </a>
-    </p>
+    <a className="button button-small" href={exportHref(scope, metric, groupBy, filters)} download>
+      {label}
+    </a>
   );
 }
+
+/** Several metrics' CSVs behind one "Download CSV" menu, so the card header stays one row. */
+function ExportMenu({
+  scope,
+  metrics,
+  filters,
+}: {
+  scope: DashboardScope;
+  metrics: MetricName[];
+  filters?: MetricFilters;
+}) {
+  if (Boolean((filters ?? scope.filters).userId) && !scope.canExportUsers) return null;
+  return (
+    <details className="menu">
+      <summary className="button button-small">
+        Download CSV <span aria-hidden="true">▾</span>
+      </summary>
+      <div className="menu-panel">
+        <ul className="menu-list">
+          {metrics.map((metric) => (
+            <li key={metric}>
+              <a className="menu-item" href={exportHref(scope, metric, undefined, filters)} download>
+                {METRIC_DEFINITIONS[metric].label}
+              </a>
+            </li>
+          ))}
+        </ul>
+      </div>
+    </details>
+  );
+}
+
+/**
+ * Line styles of metrics that can coincide (p95 = p99 when a day has few runs): the later, rarer
+ * percentile is dashed so the one under it shows through the gaps.
+ */
+const METRIC_DASH: Partial<Record<MetricName, string>> = {
+  runtime_p95: "7 4",
+  runtime_p99: "2 3",
+};
 
 export function unitFormat(unit: MetricUnit): ValueFormat {
   if (unit === "percent") return "percent";
@@ -151,8 +189,8 @@ export async function MetricChart({
           }
           valueFormat={unitFormat(current.unit)}
           config={config}
+          actions={<ExportLink scope={scope} metric={metric} groupBy={groupBy} filters={filters} />}
         />
-        <ExportLink scope={scope} metric={metric} groupBy={groupBy} filters={filters} />
       </div>
     );
   });
@@ -166,6 +204,7 @@ export async function MultiMetricChart({
   metrics,
   kind = "line",
   filters,
+  gapNote,
 }: {
   scope: DashboardScope;
   title: string;
@@ -173,6 +212,8 @@ export async function MultiMetricChart({
   metrics: MetricName[];
   kind?: "bar" | "line" | "area";
   filters?: MetricFilters;
+  /** What a missing point means, in the legend ("no finished runs that day"). */
+  gapNote?: string;
 }) {
   return guarded(title, async () => {
     const results = await asAccount(scope, async (tx) => {
@@ -180,7 +221,7 @@ export async function MultiMetricChart({
       for (const metric of metrics) out.push(await scopeMetricIn(tx, scope, metric, { filters }));
       return out;
     });
-    const { data, config } = toChart(
+    const { data, config: colours } = toChart(
       results.map((result) => ({
         result: {
           ...result,
@@ -191,6 +232,12 @@ export async function MultiMetricChart({
           })),
         },
       })),
+    );
+    const config = Object.fromEntries(
+      Object.entries(colours).map(([key, series]) => [
+        key,
+        { ...series, dash: METRIC_DASH[key.replace(/^s_/, "") as MetricName] },
+      ]),
     );
     const first = results[0];
     return (
@@ -205,16 +252,20 @@ export async function MultiMetricChart({
           xLabel={first.granularity === "hour" ? "Hour" : "Day"}
           valueFormat={unitFormat(first.unit)}
           config={config}
+          gapNote={
+            gapNote ??
+            (metrics.every((m) => m.startsWith("runtime_"))
+              ? `no finished runs that ${first.granularity}`
+              : `no value for that ${first.granularity}`)
+          }
+          actions={
+            metrics.length === 1 ? (
+              <ExportLink scope={scope} metric={metrics[0]} filters={filters} />
+            ) : (
+              <ExportMenu scope={scope} metrics={metrics} filters={filters} />
+            )
+          }
         />
-        {metrics.map((metric) => (
-          <ExportLink
-            key={metric}
-            scope={scope}
-            metric={metric}
-            filters={filters}
-            label={`Download CSV: ${METRIC_DEFINITIONS[metric].label}`}
-          />
-        ))}
       </div>
     );
   });

@@ -21,7 +21,12 @@ export default async function WorkspaceLayout({
   return (
     <>
       <header className="app-header">
-        <AppHeader account={access.account} current={access.workspace} workspaces={workspaces} />
+        <AppHeader
+          account={access.account}
+          current={access.workspace}
+          workspaces={workspaces}
+          isPlatformAdmin={access.isPlatformAdmin}
+        />
         <WorkspaceNav slug={access.workspace.slug} />
       </header>
       {children}

@@ -27,8 +27,8 @@ export default async function PricesPage({ params }: { params: Promise<{ workspa
           <tr>
             <th>Provider</th>
             <th>Model</th>
-            <th>Input</th>
-            <th>Output</th>
+            <th className="num">Input</th>
+            <th className="num">Output</th>
             <th>Effective from</th>
             <th>Source</th>
             <th />
@@ -39,8 +39,8 @@ export default async function PricesPage({ params }: { params: Promise<{ workspa
             <tr key={`${price.source}-${price.id}`} aria-current={price.in_force ? "true" : undefined}>
               <td>{price.provider}</td>
               <td>{price.model}</td>
-              <td>${price.input_usd_per_million}</td>
-              <td>${price.output_usd_per_million}</td>
+              <td className="num">${price.input_usd_per_million}</td>
+              <td className="num">${price.output_usd_per_million}</td>
               <td>{price.effective_from.toISOString().slice(0, 10)}</td>
               <td>
                 {price.source}
