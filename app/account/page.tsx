@@ -14,11 +14,13 @@ export default async function AccountPage() {
       <AccountHeader account={account} />
       <main className="page">
         <div className="page-header">
-          <h1 className="page-title">Your account</h1>
+          <div>
+            <h1 className="page-title">Your account</h1>
+            <p className="page-subtitle">
+              Signed in as {account.name ?? account.email} ({account.email}).
+            </p>
+          </div>
         </div>
-        <p>
-          Signed in as {account.name ?? account.email} ({account.email}).
-        </p>
         <ChangePasswordForm />
       </main>
     </>

@@ -25,37 +25,39 @@ export default async function MembersPage({ params }: { params: Promise<{ worksp
         </div>
       </div>
       <InviteForm slug={access.workspace.slug} />
-      <table className="data-table" aria-label="Members">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>E-mail</th>
-            <th>Role</th>
-            <th>Remove</th>
-          </tr>
-        </thead>
-        <tbody>
-          {members.map((m) => {
-            // Removing yourself from here would lock you out mid-page; it is not offered on your own row.
-            const self = m.account_id === access.account.id;
-            return (
-              <tr key={m.account_id} data-testid="member-row">
-                <td>
-                  {m.name ?? "—"}
-                  {self ? <span className="text-muted"> (you)</span> : null}
-                </td>
-                <td>{m.email}</td>
-                <td>
-                  <RoleForm slug={access.workspace.slug} accountId={m.account_id} email={m.email} role={m.role} />
-                </td>
-                <td>
-                  {self ? null : <RemoveForm slug={access.workspace.slug} accountId={m.account_id} email={m.email} />}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      <div className="table-wrap">
+        <table className="data-table" aria-label="Members">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>E-mail</th>
+              <th>Role</th>
+              <th>Remove</th>
+            </tr>
+          </thead>
+          <tbody>
+            {members.map((m) => {
+              // Removing yourself from here would lock you out mid-page; it is not offered on your own row.
+              const self = m.account_id === access.account.id;
+              return (
+                <tr key={m.account_id} data-testid="member-row">
+                  <td>
+                    {m.name ?? "—"}
+                    {self ? <span className="text-muted"> (you)</span> : null}
+                  </td>
+                  <td>{m.email}</td>
+                  <td>
+                    <RoleForm slug={access.workspace.slug} accountId={m.account_id} email={m.email} role={m.role} />
+                  </td>
+                  <td>
+                    {self ? null : <RemoveForm slug={access.workspace.slug} accountId={m.account_id} email={m.email} />}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
       <section aria-labelledby="open-invitations" className="page-section">
         <h2 id="open-invitations" className="section-title">
           Open invitations
@@ -63,28 +65,30 @@ export default async function MembersPage({ params }: { params: Promise<{ worksp
         {invitations.length === 0 ? (
           <p className="text-muted">No open invitations.</p>
         ) : (
-          <table className="data-table" aria-label="Open invitations">
-            <thead>
-              <tr>
-                <th>E-mail</th>
-                <th>Role</th>
-                <th>Expires</th>
-                <th>Revoke</th>
-              </tr>
-            </thead>
-            <tbody>
-              {invitations.map((i) => (
-                <tr key={i.id}>
-                  <td>{i.email}</td>
-                  <td>{i.role}</td>
-                  <td>{i.expired ? "expired" : i.expires_at.toISOString().slice(0, 10)}</td>
-                  <td>
-                    <RevokeInvitationForm slug={access.workspace.slug} invitationId={i.id} email={i.email} />
-                  </td>
+          <div className="table-wrap">
+            <table className="data-table" aria-label="Open invitations">
+              <thead>
+                <tr>
+                  <th>E-mail</th>
+                  <th>Role</th>
+                  <th>Expires</th>
+                  <th>Revoke</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {invitations.map((i) => (
+                  <tr key={i.id}>
+                    <td>{i.email}</td>
+                    <td>{i.role}</td>
+                    <td>{i.expired ? "expired" : i.expires_at.toISOString().slice(0, 10)}</td>
+                    <td>
+                      <RevokeInvitationForm slug={access.workspace.slug} invitationId={i.id} email={i.email} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
       </section>
     </main>
