@@ -17,7 +17,7 @@ import { Prisma, type PrismaClient } from "@/lib/generated/prisma/client";
 import { describeCondition, type Condition } from "./condition";
 import { MAX_WINDOW_SERIES } from "@/lib/metrics/window";
 import {
-  fetchRuleWindow,
+  fetchRuleWindows,
   metricQueryKey,
   observeFromWindow,
   scopeLabel,
@@ -446,21 +446,18 @@ function roundForHistory(value: number): number {
 type WindowFetcher = (rule: RuleRow) => Promise<FetchedWindow>;
 
 /**
- * Per claimed batch: one catalogue query per (workspace, metric, scope, window, condition kind).
- * Rules that differ only in threshold, comparator or policies (warning/critical pairs, per-team
- * copies) then cost one query between them.
+ * Per claimed batch: the windows of all its rules, one catalogue call per (workspace, scope) with
+ * every (metric, window) its rules ask (fetchRuleWindows). Rules that differ only in threshold,
+ * comparator or policies share one window; rules that differ in metric or window share the scans.
  */
-function batchFetcher(db: PrismaClient, tick: Date): WindowFetcher {
-  const pending = new Map<string, Promise<FetchedWindow>>();
-  return (rule) => {
-    const key = metricQueryKey(rule);
-    let fetched = pending.get(key);
-    if (!fetched) {
-      fetched = fetchRuleWindow(db, rule, tick);
-      pending.set(key, fetched);
-    }
-    return fetched;
-  };
+async function batchFetcher(
+  db: PrismaClient,
+  rules: RuleRow[],
+  tick: Date,
+  concurrency: number,
+): Promise<WindowFetcher> {
+  const fetched = await fetchRuleWindows(db, rules, tick, concurrency);
+  return (rule) => fetched.get(metricQueryKey(rule)) ?? Promise.reject(new Error("The rule's window was not fetched."));
 }
 
 /**
@@ -514,14 +511,14 @@ async function evaluateClaimedRule(
 /** Evaluates every due rule once for the current minute. Safe to run in several processes at once. */
 export async function evaluateAlerts(db: PrismaClient, options: EvaluateOptions = {}): Promise<EvaluationSummary> {
   const tick = tickOf(options.now ?? new Date());
-  const batchSize = options.batchSize ?? 250;
+  const batchSize = options.batchSize ?? 1000;
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const summary: EvaluationSummary = { tick, rulesEvaluated: 0, transitions: 0, notificationsCreated: 0, errors: 0 };
   for (;;) {
     const rules = await claimRules(db, tick, batchSize);
     if (rules.length === 0) break;
     const snapshots = await snapshotStates(db, rules);
-    const fetch = batchFetcher(db, tick);
+    const fetch = await batchFetcher(db, rules, tick, concurrency);
     let next = 0;
     const changed: PendingApply[] = [];
     const worker = async () => {

@@ -1,6 +1,6 @@
 /**
  * What the evaluator asks of the metric catalogue: the value of a rule's metric over its window,
- * per series. Everything is computed by `lib/metrics` (queryMetricWindow); this file only maps a
+ * per series. Everything is computed by `lib/metrics` (queryMetricWindows); this file only maps a
  * rule onto that call and never computes a metric itself.
  *
  * The window is exact: [tick − window, tick) to the minute, for every metric (sums summed, rates
@@ -12,7 +12,7 @@
 import type { Tx } from "@/lib/db/prisma";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
 import { METRIC_DEFINITIONS, isMetricName } from "@/lib/metrics/definitions";
-import { MAX_WINDOW_SERIES, queryMetricWindow, type MetricWindowResult } from "@/lib/metrics/window";
+import { MAX_WINDOW_SERIES, queryMetricWindows, type MetricWindowResult } from "@/lib/metrics/window";
 import { type Condition, observe } from "./condition";
 import { scopeQuery, type RuleRow } from "./rule-shape";
 import type { Observation } from "./state-machine";
@@ -71,36 +71,92 @@ export function metricQueryKey(
 /** The window's answer, and for a percent change the previous window's. */
 export type FetchedWindow = { current: MetricWindowResult; previous: MetricWindowResult | null };
 
-/** The rule's metric over [tick − window, tick) (and the window before it for a percent change). */
-export async function fetchRuleWindow(
+type WindowRule = Pick<
+  RuleRow,
+  | "workspace_id"
+  | "workspace_timezone"
+  | "metric_type"
+  | "scope_kind"
+  | "scope_value"
+  | "evaluation_window_minutes"
+  | "condition_kind"
+>;
+
+/**
+ * Every claimed rule's metric over [tick − window, tick) (and the window before it for a percent
+ * change), keyed by metricQueryKey. Rules of one workspace and scope (same group-by and filters)
+ * are asked in ONE queryMetricWindows call whatever their metrics and windows — at most one
+ * statement per metric family — so the raw rows of the shared partial hour at the tick are read
+ * once per scope, not once per rule. Scopes run `concurrency` at a time. A failed or refused
+ * window rejects only the rules asking it.
+ */
+export async function fetchRuleWindows(
   db: Tx | PrismaClient,
-  rule: Pick<
-    RuleRow,
-    | "workspace_id"
-    | "workspace_timezone"
-    | "metric_type"
-    | "scope_kind"
-    | "scope_value"
-    | "evaluation_window_minutes"
-    | "condition_kind"
-  >,
+  rules: WindowRule[],
   tick: Date,
-): Promise<FetchedWindow> {
-  const { filters, groupBy } = scopeQuery(rule.scope_kind, rule.scope_value);
-  const windowMs = rule.evaluation_window_minutes * 60_000;
-  const query = (to: Date) =>
-    queryMetricWindow(db, {
-      workspace: { id: rule.workspace_id, timezone: rule.workspace_timezone },
-      metric: rule.metric_type,
-      from: new Date(to.getTime() - windowMs),
-      to,
-      groupBy,
-      filters,
-      maxSeries: MAX_WINDOW_SERIES,
-    });
-  const current = await query(tick);
-  const previous = rule.condition_kind === "percent_change" ? await query(new Date(tick.getTime() - windowMs)) : null;
-  return { current, previous };
+  concurrency: number,
+): Promise<Map<string, Promise<FetchedWindow>>> {
+  type Ask = { key: string; rule: WindowRule };
+  const scopes = new Map<string, Ask[]>();
+  const seen = new Set<string>();
+  for (const rule of rules) {
+    const key = metricQueryKey(rule);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const scopeKey = [rule.workspace_id, rule.scope_kind, rule.scope_value ?? ""].join("|");
+    scopes.set(scopeKey, [...(scopes.get(scopeKey) ?? []), { key, rule }]);
+  }
+  const fetched = new Map<string, Promise<FetchedWindow>>();
+  const settle = new Map<string, { resolve: (w: FetchedWindow) => void; reject: (e: Error) => void }>();
+  for (const key of seen) {
+    fetched.set(
+      key,
+      new Promise<FetchedWindow>((resolve, reject) => {
+        settle.set(key, { resolve, reject });
+      }),
+    );
+    // Rejections are observed by the rule that awaits them; never unhandled before that.
+    fetched.get(key)?.catch(() => {});
+  }
+  const groups = [...scopes.values()];
+  let next = 0;
+  const worker = async () => {
+    while (next < groups.length) {
+      const asks = groups[next++];
+      const first = asks[0].rule;
+      const { filters, groupBy } = scopeQuery(first.scope_kind, first.scope_value);
+      const windows = asks.flatMap(({ rule }) => {
+        const windowMs = rule.evaluation_window_minutes * 60_000;
+        const current = { metric: rule.metric_type, from: new Date(tick.getTime() - windowMs), to: tick };
+        const before = new Date(tick.getTime() - windowMs);
+        return rule.condition_kind === "percent_change"
+          ? [current, { metric: rule.metric_type, from: new Date(before.getTime() - windowMs), to: before }]
+          : [current];
+      });
+      try {
+        const answers = await queryMetricWindows(db, {
+          workspace: { id: first.workspace_id, timezone: first.workspace_timezone },
+          groupBy,
+          filters,
+          maxSeries: MAX_WINDOW_SERIES,
+          windows,
+        });
+        let at = 0;
+        for (const { key, rule } of asks) {
+          const current = answers[at++];
+          const previous = rule.condition_kind === "percent_change" ? answers[at++] : null;
+          const handle = settle.get(key);
+          if (!current.ok) handle?.reject(current.error);
+          else if (previous && !previous.ok) handle?.reject(previous.error);
+          else handle?.resolve({ current: current.result, previous: previous?.ok ? previous.result : null });
+        }
+      } catch (error) {
+        for (const { key } of asks) settle.get(key)?.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, groups.length)) }, worker));
+  return fetched;
 }
 
 /**

@@ -266,61 +266,82 @@ const LABELS: Partial<Record<GroupBy, (ws: string) => Prisma.Sql>> = {
     Prisma.sql`(SELECT coalesce(u.name, u.email, u.external_id) FROM public.users u WHERE u.workspace_id = ${ws}::uuid AND u.id::text = r.k)`,
 };
 
-const rowSchema = z.object({ k: z.string().nullable(), label: z.string().nullable(), v: z.number().nullable() });
+const rowSchema = z.object({
+  qi: z.number().int(),
+  k: z.string().nullable(),
+  label: z.string().nullable(),
+  v: z.number().nullable(),
+});
 
-/** The SELECT of one source's parts inside the window (rollup: whole buckets; raw: the edges). */
-function partsSelect(
+/**
+ * One source's rows inside the statement's time ranges, as `(src, b, k, parts…)`: `b` is the start
+ * of the bucket a row belongs to — the rollup's hour (or local day, as an instant), or for raw rows
+ * the start of the segment between two consecutive window bounds (`seg.b`, see queryFamilyWindows),
+ * so a raw segment is always wholly inside or wholly outside every window's edges.
+ */
+function sourceRows(
   source: PartSource,
   family: Family,
   groupBy: GroupBy | null,
   filters: Partial<Record<FilterKey, string>>,
   workspaceId: string,
+  timezone: string,
 ): Prisma.Sql {
   const key = groupBy ? Prisma.raw(source.dimensions[groupBy] ?? "NULL::text") : Prisma.raw("NULL::text");
   const columns = source.parts.map((sql, i) => `${sql} AS ${PART_COLUMNS[family][i]}`).join(", ");
-  const time = `t.${source.time.column}`;
-  const window =
-    source.time.kind === "raw"
-      ? // Two ranges (not one with a NOT), so each is an index range scan on (workspace_id, time).
-        Prisma.raw(`((${time} >= b.f AND ${time} < b.rlo) OR (${time} >= b.rhi AND ${time} < b.t))`)
-      : source.time.kind === "hour"
-        ? Prisma.raw(`${time} >= b.rlo AND ${time} < b.rhi`)
-        : Prisma.raw(`${time} >= b.dlo AND ${time} < b.dhi`);
+  const time = Prisma.raw(`t.${source.time.column}`);
   const filterSql = (Object.entries(filters) as [FilterKey, string | undefined][])
     .filter(([, value]) => value !== undefined)
     .map(([name, value]) => {
       const [before, after] = (source.filters[name] ?? "false").split("{}");
       return Prisma.sql` AND ${Prisma.raw(before)}${value}${Prisma.raw(after ?? "")}`;
     });
+  const filtered = filterSql.length ? Prisma.join(filterSql, "") : Prisma.empty;
+  if (source.time.kind === "raw") {
+    // One index range scan on (workspace_id, time) per merged edge range (LATERAL: the bounds are
+    // parameters of the scan, so partitions are pruned at run time too).
+    return Prisma.sql`
+      SELECT 'x'::text AS src, seg.b[width_bucket(${time}, seg.b)] AS b, ${key} AS k, ${Prisma.raw(columns)}
+      FROM ranges r CROSS JOIN seg
+      CROSS JOIN LATERAL (SELECT * FROM ${Prisma.raw(source.table)} t
+                          WHERE t.workspace_id = ${workspaceId}::uuid AND ${time} >= r.lo AND ${time} < r.hi${filtered}) t`;
+  }
+  const bucket = source.time.kind === "hour" ? time : Prisma.sql`(${time}::timestamp AT TIME ZONE ${timezone})`;
+  const lo = source.time.kind === "hour" ? Prisma.raw("min(rlo)") : Prisma.raw("min(dlo)");
+  const hi = source.time.kind === "hour" ? Prisma.raw("max(rhi)") : Prisma.raw("max(dhi)");
   return Prisma.sql`
-    SELECT ${key} AS k, ${Prisma.raw(columns)}
-    FROM ${Prisma.raw(source.table)} t, bounds b
-    WHERE t.workspace_id = ${workspaceId}::uuid AND ${window}${filterSql.length ? Prisma.join(filterSql, "") : Prisma.empty}`;
+    SELECT 'r'::text AS src, ${bucket} AS b, ${key} AS k, ${Prisma.raw(columns)}
+    FROM ${Prisma.raw(source.table)} t
+    WHERE t.workspace_id = ${workspaceId}::uuid
+      AND ${time} >= (SELECT ${lo} FROM q WHERE rlo < rhi) AND ${time} < (SELECT ${hi} FROM q WHERE rlo < rhi)${filtered}`;
 }
 
 /**
- * The window's bounds: f/t as asked; [rlo, rhi) the whole rollup buckets inside it (empty, rlo =
- * rhi = t, when there is none), dlo/dhi the same as local dates for the daily tables.
+ * The windows' bounds, one row per window i: f/t as asked; [rlo, rhi) the whole rollup buckets
+ * inside it (empty, rlo = rhi = t, when there is none), dlo/dhi the same as local dates for the
+ * daily tables.
  */
-function boundsSql(from: Date, to: Date, timezone: string, bucket: "hour" | "day"): Prisma.Sql {
+function windowsSql(froms: Date[], tos: Date[], timezone: string, bucket: "hour" | "day"): Prisma.Sql {
+  const windows = Prisma.sql`unnest(${froms}::timestamptz[], ${tos}::timestamptz[]) WITH ORDINALITY AS w(f, t, i)`;
   if (bucket === "hour") {
-    return Prisma.sql`bounds AS (
-      SELECT f, t, CASE WHEN lo < hi THEN lo ELSE t END AS rlo, CASE WHEN lo < hi THEN hi ELSE t END AS rhi,
+    return Prisma.sql`q AS (
+      SELECT i::int AS i, f, t, CASE WHEN lo < hi THEN lo ELSE t END AS rlo, CASE WHEN lo < hi THEN hi ELSE t END AS rhi,
              NULL::date AS dlo, NULL::date AS dhi
-      FROM (SELECT ${from}::timestamptz AS f, ${to}::timestamptz AS t,
+      FROM (SELECT w.i, w.f, w.t,
                    -- the first local hour starting at or after f; the last one starting at or before t
-                   analytics.local_hour_start(${from}::timestamptz + interval '1 hour' - interval '1 microsecond', ${timezone}) AS lo,
-                   analytics.local_hour_start(${to}::timestamptz, ${timezone}) AS hi) x)`;
+                   analytics.local_hour_start(w.f + interval '1 hour' - interval '1 microsecond', ${timezone}) AS lo,
+                   analytics.local_hour_start(w.t, ${timezone}) AS hi
+            FROM ${windows}) x)`;
   }
-  return Prisma.sql`bounds AS (
-    SELECT f, t, dlo, dhi,
+  return Prisma.sql`q AS (
+    SELECT i::int AS i, f, t,
            CASE WHEN dlo < dhi THEN dlo::timestamp AT TIME ZONE ${timezone} ELSE t END AS rlo,
-           CASE WHEN dlo < dhi THEN dhi::timestamp AT TIME ZONE ${timezone} ELSE t END AS rhi
-    FROM (SELECT f, t,
-                 CASE WHEN (f AT TIME ZONE ${timezone})::date::timestamp AT TIME ZONE ${timezone} = f
-                      THEN (f AT TIME ZONE ${timezone})::date ELSE (f AT TIME ZONE ${timezone})::date + 1 END AS dlo,
-                 (t AT TIME ZONE ${timezone})::date AS dhi
-          FROM (SELECT ${from}::timestamptz AS f, ${to}::timestamptz AS t) y) x)`;
+           CASE WHEN dlo < dhi THEN dhi::timestamp AT TIME ZONE ${timezone} ELSE t END AS rhi, dlo, dhi
+    FROM (SELECT w.i, w.f, w.t,
+                 CASE WHEN (w.f AT TIME ZONE ${timezone})::date::timestamp AT TIME ZONE ${timezone} = w.f
+                      THEN (w.f AT TIME ZONE ${timezone})::date ELSE (w.f AT TIME ZONE ${timezone})::date + 1 END AS dlo,
+                 (w.t AT TIME ZONE ${timezone})::date AS dhi
+          FROM ${windows}) x)`;
 }
 
 /** Distinct users over the local days the window touches (day resolution, see the file comment). */
@@ -356,97 +377,283 @@ async function distinctUsersWindow(
   return { value: row?.v ?? 0, from: days.lo, to: days.hi };
 }
 
-/**
- * The metric's value over [from, to), exact to the instant for every metric but the distinct-user
- * ones (day resolution). Grouped: one value per series with data, the largest `maxSeries` first.
- * Runs in the caller's transaction/connection (RLS applies as for queryMetric).
- */
-export async function queryMetricWindow(db: Tx | PrismaClient, input: MetricWindowInput): Promise<MetricWindowResult> {
-  const { metric, groupBy, filters } = validateMetricShape(input);
-  const definition = METRIC_DEFINITIONS[metric];
-  const { from, to } = input;
+/** Several windows of one workspace, group-by and filter set: one entry per asked window. */
+export type MetricWindowsInput = {
+  workspace: MetricWorkspace;
+  groupBy?: string | null;
+  filters?: Partial<Record<string, string | undefined>>;
+  /** Most series returned per window (largest values first); default and maximum MAX_WINDOW_SERIES. */
+  maxSeries?: number;
+  windows: Array<{ metric: string; from: Date; to: Date }>;
+};
+
+/** The answer for one asked window: its result, or the error that refused or failed it. */
+export type MetricWindowAnswer = { ok: true; result: MetricWindowResult } | { ok: false; error: Error };
+
+type ValidWindow = {
+  index: number;
+  metric: MetricName;
+  from: Date;
+  to: Date;
+  measure: WindowMeasure | null;
+};
+
+function validateWindow(metric: MetricName, from: Date, to: Date): void {
   if (!(from instanceof Date) || !(to instanceof Date) || Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()))
     throw new MetricQueryError("invalid_range", "A window needs valid `from` and `to` instants.");
   if (from.getTime() >= to.getTime())
     throw new MetricQueryError("invalid_range", "A window's `from` must be before its `to`.");
   if (to.getTime() - from.getTime() > 400 * 86_400_000)
     throw new MetricQueryError("invalid_range", "A window may span at most 400 days.");
-  const maxSeries = input.maxSeries ?? MAX_WINDOW_SERIES;
-  if (!Number.isInteger(maxSeries) || maxSeries < 1 || maxSeries > MAX_WINDOW_SERIES)
-    throw new MetricQueryError(
-      "invalid_parameter",
-      `"maxSeries" must be a whole number from 1 to ${MAX_WINDOW_SERIES}.`,
-    );
-  const base = { metric, unit: definition.unit, groupBy };
+  if (!WINDOW_MEASURES[metric] && metric !== "active_users" && metric !== "new_users")
+    throw new MetricQueryError("invalid_group_by", `Metric "${metric}" has no window query.`);
+}
 
-  if (metric === "active_users" || metric === "new_users") {
-    const days = await distinctUsersWindow(db, metric, input.workspace, from, to, filters);
-    return {
-      ...base,
-      resolution: "day",
-      from: days.from,
-      to: days.to,
-      series: [{ key: "total", label: definition.label, value: days.value }],
-      truncated: false,
-    };
-  }
-
-  const measure = WINDOW_MEASURES[metric];
-  if (!measure) throw new MetricQueryError("invalid_group_by", `Metric "${metric}" has no window query.`);
+/**
+ * Many windows of one family (run or llm metrics) in ONE statement. Every window's parts come from
+ * the same two scans: the rollup rows of [min whole-bucket start, max whole-bucket end) and the raw
+ * rows of the merged edge ranges of all windows. Raw rows are first reduced to segments between
+ * consecutive window bounds, so the (often large) partial bucket shared by every window ending at
+ * the same instant is read and summed once, not once per window. Each window then sums the
+ * rollup buckets of its [rlo, rhi) and the raw segments of its edges, and each asked metric is
+ * read from those sums exactly as a single-window query would.
+ */
+async function queryFamilyWindows(
+  db: Tx | PrismaClient,
+  input: { workspace: MetricWorkspace; groupBy: GroupBy | null; filters: Partial<Record<FilterKey, string>> },
+  family: Family,
+  asked: ValidWindow[],
+  maxSeries: number,
+): Promise<Map<number, Array<z.infer<typeof rowSchema>>>> {
+  const { groupBy, filters } = input;
   const filterKeys = (Object.keys(filters) as FilterKey[]).filter((k) => filters[k] !== undefined);
-  const rollup = ROLLUPS[measure.family].find((s) => serves(s, groupBy, filterKeys));
-  const raw = RAW[measure.family];
+  const rollup = ROLLUPS[family].find((s) => serves(s, groupBy, filterKeys));
+  const raw = RAW[family];
   if (!rollup || !serves(raw, groupBy, filterKeys)) {
     throw new MetricQueryError(
       "invalid_group_by",
-      `Metric "${metric}" has no window query${groupBy ? ` by ${groupBy}` : ""}${
+      `Metrics of ${asked.map((w) => w.metric).join("/")} have no window query${groupBy ? ` by ${groupBy}` : ""}${
         filterKeys.length ? ` with filters ${filterKeys.join("/")}` : ""
       }: no rollup keeps that combination.`,
     );
   }
+  // Distinct windows (several metrics may share one), numbered from 1 as unnest's ordinality.
+  const windowIndex = new Map<string, number>();
+  const froms: Date[] = [];
+  const tos: Date[] = [];
+  for (const w of asked) {
+    const key = `${w.from.toISOString()}|${w.to.toISOString()}`;
+    if (!windowIndex.has(key)) {
+      froms.push(w.from);
+      tos.push(w.to);
+      windowIndex.set(key, froms.length);
+    }
+  }
   const ws = input.workspace.id;
-  const parts = Prisma.sql`parts AS (
-    ${partsSelect(rollup, measure.family, groupBy, filters, ws)}
-    UNION ALL
-    ${partsSelect(raw, measure.family, groupBy, filters, ws)})`;
-  const value =
-    measure.kind === "aggregate"
-      ? Prisma.sql`SELECT p.k, (${Prisma.raw(measure.sql)})::float8 AS v FROM parts p GROUP BY p.k`
-      : Prisma.sql`SELECT p.k, (analytics.log_hist_quantiles(array_agg(h.k), array_agg(h.c), ARRAY[${measure.fraction}::float8]))[1]
-                   / ${measure.divisor}::float8 AS v
-                   FROM parts p CROSS JOIN LATERAL unnest(p.hk, p.hc) AS h(k, c) GROUP BY p.k`;
+  const tz = input.workspace.timezone;
+  const questions = {
+    qi: asked.map((w) => w.index),
+    wi: asked.map((w) => windowIndex.get(`${w.from.toISOString()}|${w.to.toISOString()}`) ?? 0),
+    metric: asked.map((w) => w.metric),
+    fraction: asked.map((w) => (w.measure?.kind === "histogram" ? w.measure.fraction : null)),
+    divisor: asked.map((w) => (w.measure?.kind === "histogram" ? w.measure.divisor : null)),
+  };
+  const aggregates = asked.filter((w) => w.measure?.kind === "aggregate");
+  const hasHistogram = asked.some((w) => w.measure?.kind === "histogram");
+  const sumColumns = PART_COLUMNS[family].filter((c) => c !== "hk" && c !== "hc");
+  // A bucket is in window q: rollup buckets inside [rlo, rhi), raw segments inside the edges.
+  const inWindow = Prisma.raw(
+    "((p.src = 'r' AND p.b >= q.rlo AND p.b < q.rhi) OR (p.src = 'x' AND ((p.b >= q.f AND p.b < q.rlo) OR (p.b >= q.rhi AND p.b < q.t))))",
+  );
+  const valueSelects: Prisma.Sql[] = [];
+  if (aggregates.length > 0) {
+    const cases = [...new Set(aggregates.map((w) => w.metric))].map((metric) => {
+      const measure = WINDOW_MEASURES[metric];
+      return measure?.kind === "aggregate" ? `WHEN '${metric}' THEN (${measure.sql})::float8` : "";
+    });
+    valueSelects.push(Prisma.sql`
+      SELECT qs.qi, p.k, CASE qs.metric ${Prisma.raw(cases.join(" "))} END AS v
+      FROM qs JOIN q ON q.i = qs.wi JOIN sums p ON ${inWindow}
+      WHERE qs.fraction IS NULL
+      GROUP BY qs.qi, qs.metric, p.k`);
+  }
+  if (hasHistogram) {
+    valueSelects.push(Prisma.sql`
+      SELECT qs.qi, p.k,
+             (analytics.log_hist_quantiles(array_agg(p.hkey), array_agg(p.c), ARRAY[qs.fraction]))[1] / qs.divisor AS v
+      FROM qs JOIN q ON q.i = qs.wi JOIN hist p ON ${inWindow}
+      WHERE qs.fraction IS NOT NULL
+      GROUP BY qs.qi, qs.fraction, qs.divisor, p.k`);
+  }
   const label = groupBy && LABELS[groupBy] ? LABELS[groupBy](ws) : Prisma.raw("NULL::text");
   const rows = z.array(rowSchema).parse(
     await db.$queryRaw`
-      WITH ${boundsSql(from, to, input.workspace.timezone, rollup.time.kind === "day" ? "day" : "hour")},
-      ${parts},
-      per_series AS (${value})
-      SELECT r.k, ${label} AS label, r.v FROM per_series r
-      ORDER BY r.v DESC NULLS LAST, r.k
-      LIMIT ${maxSeries + 1}`,
+      WITH ${windowsSql(froms, tos, tz, rollup.time.kind === "day" ? "day" : "hour")},
+      qs AS (SELECT * FROM unnest(${questions.qi}::int[], ${questions.wi}::int[], ${questions.metric}::text[],
+                                  ${questions.fraction}::float8[], ${questions.divisor}::float8[]) AS qs(qi, wi, metric, fraction, divisor)),
+      -- every window bound, sorted: raw rows are summed per segment between two consecutive bounds
+      seg AS (SELECT array_agg(x ORDER BY x) AS b
+              FROM (SELECT DISTINCT x FROM q CROSS JOIN LATERAL (VALUES (q.f), (q.rlo), (q.rhi), (q.t)) v(x)) s),
+      -- the edges of all windows merged into disjoint ranges (each read once)
+      edges AS (SELECT f AS lo, rlo AS hi FROM q WHERE f < rlo UNION ALL SELECT rhi AS lo, t AS hi FROM q WHERE rhi < t),
+      marked AS (SELECT lo, hi, CASE WHEN lo <= max(hi) OVER (ORDER BY lo, hi ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                                     THEN 0 ELSE 1 END AS fresh FROM edges),
+      islands AS (SELECT lo, hi, sum(fresh) OVER (ORDER BY lo, hi) AS g FROM marked),
+      ranges AS (SELECT min(lo) AS lo, max(hi) AS hi FROM islands GROUP BY g),
+      parts AS MATERIALIZED (
+        ${sourceRows(rollup, family, groupBy, filters, ws, tz)}
+        UNION ALL
+        ${sourceRows(raw, family, groupBy, filters, ws, tz)}),
+      sums AS (SELECT src, b, k, ${Prisma.raw(sumColumns.map((c) => `sum(${c}) AS ${c}`).join(", "))}
+               FROM parts GROUP BY src, b, k),
+      hist AS (SELECT p.src, p.b, p.k, h.k AS hkey, sum(h.c)::int AS c
+               FROM parts p CROSS JOIN LATERAL unnest(p.hk, p.hc) AS h(k, c)
+               WHERE ${hasHistogram} GROUP BY p.src, p.b, p.k, h.k),
+      vals AS (${Prisma.join(valueSelects, " UNION ALL ")}),
+      ranked AS (SELECT qi, k, v, row_number() OVER (PARTITION BY qi ORDER BY v DESC NULLS LAST, k) AS rn FROM vals),
+      kept AS (SELECT * FROM ranked WHERE rn <= ${maxSeries + 1}),
+      labels AS (SELECT r.k, ${label} AS label FROM (SELECT DISTINCT k FROM kept) r)
+      SELECT kept.qi, kept.k, labels.label, kept.v
+      FROM kept LEFT JOIN labels ON labels.k IS NOT DISTINCT FROM kept.k
+      ORDER BY kept.qi, kept.rn`,
   );
-  const additive = measure.kind === "aggregate" && measure.additive;
-  if (!groupBy) {
-    const v = rows[0]?.v ?? null;
+  const byQuestion = new Map<number, Array<z.infer<typeof rowSchema>>>();
+  for (const row of rows) byQuestion.set(row.qi, [...(byQuestion.get(row.qi) ?? []), row]);
+  return byQuestion;
+}
+
+/**
+ * Many windows (metrics and ranges) of one workspace, group-by and filter set, in at most one
+ * statement per metric family — what the alert evaluator asks every minute. Each answer equals
+ * `queryMetricWindow` of that window alone; a window that is refused (or whose statement failed)
+ * gets its error, the others their results.
+ */
+export async function queryMetricWindows(
+  db: Tx | PrismaClient,
+  input: MetricWindowsInput,
+): Promise<MetricWindowAnswer[]> {
+  const answers: MetricWindowAnswer[] = input.windows.map(() => ({
+    ok: false,
+    error: new MetricQueryError("invalid_parameter", "Window not evaluated."),
+  }));
+  const maxSeries = input.maxSeries ?? MAX_WINDOW_SERIES;
+  if (!Number.isInteger(maxSeries) || maxSeries < 1 || maxSeries > MAX_WINDOW_SERIES) {
+    const error = new MetricQueryError(
+      "invalid_parameter",
+      `"maxSeries" must be a whole number from 1 to ${MAX_WINDOW_SERIES}.`,
+    );
+    return input.windows.map(() => ({ ok: false, error }));
+  }
+  const valid: ValidWindow[] = [];
+  let shape: { groupBy: GroupBy | null; filters: Partial<Record<FilterKey, string>> } | null = null;
+  input.windows.forEach((w, index) => {
+    try {
+      const checked = validateMetricShape({ metric: w.metric, groupBy: input.groupBy, filters: input.filters });
+      validateWindow(checked.metric, w.from, w.to);
+      shape = { groupBy: checked.groupBy, filters: checked.filters };
+      valid.push({
+        index,
+        metric: checked.metric,
+        from: w.from,
+        to: w.to,
+        measure: WINDOW_MEASURES[checked.metric] ?? null,
+      });
+    } catch (error) {
+      answers[index] = { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
+    }
+  });
+  const checkedShape: { groupBy: GroupBy | null; filters: Partial<Record<FilterKey, string>> } | null = shape;
+  if (!checkedShape) return answers;
+  const { groupBy, filters } = checkedShape;
+  const resultOf = (w: ValidWindow, rows: Array<z.infer<typeof rowSchema>>): MetricWindowResult => {
+    const definition = METRIC_DEFINITIONS[w.metric];
+    const base = {
+      metric: w.metric,
+      unit: definition.unit,
+      groupBy,
+      resolution: "exact" as const,
+      from: w.from,
+      to: w.to,
+    };
+    if (!groupBy) {
+      const additive = w.measure?.kind === "aggregate" && w.measure.additive;
+      const v = rows[0]?.v ?? null;
+      return {
+        ...base,
+        series: [{ key: "total", label: definition.label, value: v ?? (additive ? 0 : null) }],
+        truncated: false,
+      };
+    }
     return {
       ...base,
-      resolution: "exact",
-      from,
-      to,
-      series: [{ key: "total", label: definition.label, value: v ?? (additive ? 0 : null) }],
-      truncated: false,
+      series: rows
+        .slice(0, maxSeries)
+        .map((r) => ({ key: r.k ?? "(none)", label: r.label ?? r.k ?? "(none)", value: r.v })),
+      truncated: rows.length > maxSeries,
     };
-  }
-  return {
-    ...base,
-    resolution: "exact",
-    from,
-    to,
-    series: rows.slice(0, maxSeries).map((r) => ({
-      key: r.k ?? "(none)",
-      label: r.label ?? r.k ?? "(none)",
-      value: r.v,
-    })),
-    truncated: rows.length > maxSeries,
   };
+
+  const tasks: Array<Promise<void>> = [];
+  for (const w of valid) {
+    if (w.metric !== "active_users" && w.metric !== "new_users") continue;
+    const metric = w.metric;
+    tasks.push(
+      distinctUsersWindow(db, metric, input.workspace, w.from, w.to, filters).then(
+        (days) => {
+          const definition = METRIC_DEFINITIONS[metric];
+          answers[w.index] = {
+            ok: true,
+            result: {
+              metric,
+              unit: definition.unit,
+              groupBy,
+              resolution: "day",
+              from: days.from,
+              to: days.to,
+              series: [{ key: "total", label: definition.label, value: days.value }],
+              truncated: false,
+            },
+          };
+        },
+        (error: unknown) => {
+          answers[w.index] = { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
+        },
+      ),
+    );
+  }
+  for (const family of ["run", "llm"] as const) {
+    const asked = valid.filter((w) => w.measure?.family === family);
+    if (asked.length === 0) continue;
+    tasks.push(
+      queryFamilyWindows(db, { workspace: input.workspace, groupBy, filters }, family, asked, maxSeries).then(
+        (rows) => {
+          for (const w of asked) answers[w.index] = { ok: true, result: resultOf(w, rows.get(w.index) ?? []) };
+        },
+        (error: unknown) => {
+          for (const w of asked)
+            answers[w.index] = { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
+        },
+      ),
+    );
+  }
+  // Sequential on a transaction (one connection); the statements are independent otherwise.
+  await Promise.all(tasks);
+  return answers;
+}
+
+/**
+ * The metric's value over [from, to), exact to the instant for every metric but the distinct-user
+ * ones (day resolution). Grouped: one value per series with data, the largest `maxSeries` first.
+ * Runs in the caller's transaction/connection (RLS applies as for queryMetric).
+ */
+export async function queryMetricWindow(db: Tx | PrismaClient, input: MetricWindowInput): Promise<MetricWindowResult> {
+  const [answer] = await queryMetricWindows(db, {
+    workspace: input.workspace,
+    groupBy: input.groupBy,
+    filters: input.filters,
+    maxSeries: input.maxSeries,
+    windows: [{ metric: input.metric, from: input.from, to: input.to }],
+  });
+  if (!answer.ok) throw answer.error;
+  return answer.result;
 }
