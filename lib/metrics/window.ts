@@ -106,8 +106,10 @@ type PartSource = {
   time: { column: string; kind: "hour" | "day" | "raw" };
   dimensions: Partial<Record<GroupBy, string>>;
   filters: Partial<Record<FilterKey, string>>;
+  /** Rollups: every part column. Raw rows: the additive ones (all but hk/hc) — see histKey. */
   parts: string[];
-  where?: string;
+  /** Raw rows only: the row's log-histogram key (NULL when the row has no value to count). */
+  histKey?: string;
 };
 
 const PART_COLUMNS: Record<Family, string[]> = {
@@ -175,9 +177,8 @@ const RUN_RAW: PartSource = {
     "t.credits_consumed",
     `(${RUN_TIMED})::int`,
     `CASE WHEN ${RUN_TIMED} THEN t.runtime_seconds ELSE 0 END`,
-    `CASE WHEN ${RUN_TIMED} THEN ARRAY[analytics.log_hist_key((t.runtime_seconds * 1000)::double precision)] ELSE '{}'::int[] END`,
-    `CASE WHEN ${RUN_TIMED} THEN ARRAY[1] ELSE '{}'::int[] END`,
   ],
+  histKey: `CASE WHEN ${RUN_TIMED} THEN analytics.log_hist_key((t.runtime_seconds * 1000)::double precision) END`,
 };
 
 const LLM_ROLLUP_PARTS = [
@@ -243,9 +244,8 @@ const LLM_RAW: PartSource = {
     "t.total_tokens",
     "coalesce(t.total_cost_usd, 0)",
     "(t.total_cost_usd IS NULL)::int",
-    "ARRAY[analytics.log_hist_key(t.latency_ms::double precision)]",
-    "ARRAY[1]",
   ],
+  histKey: "analytics.log_hist_key(t.latency_ms::double precision)",
 };
 
 /** Rollups per family, finest first: hourly when it serves the query, else the per-user daily one. */
@@ -273,13 +273,21 @@ const rowSchema = z.object({
   v: z.number().nullable(),
 });
 
+function filterSql(source: PartSource, filters: Partial<Record<FilterKey, string>>): Prisma.Sql {
+  const parts = (Object.entries(filters) as [FilterKey, string | undefined][])
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => {
+      const [before, after] = (source.filters[name] ?? "false").split("{}");
+      return Prisma.sql` AND ${Prisma.raw(before)}${value}${Prisma.raw(after ?? "")}`;
+    });
+  return parts.length ? Prisma.join(parts, "") : Prisma.empty;
+}
+
 /**
- * One source's rows inside the statement's time ranges, as `(src, b, k, parts…)`: `b` is the start
- * of the bucket a row belongs to — the rollup's hour (or local day, as an instant), or for raw rows
- * the start of the segment between two consecutive window bounds (`seg.b`, see queryFamilyWindows),
- * so a raw segment is always wholly inside or wholly outside every window's edges.
+ * The rollup rows of the whole buckets of all windows, as `(src 'r', b, k, parts…)`: `b` is the
+ * bucket start (the hour, or the local day as an instant), `k` the series key.
  */
-function sourceRows(
+function rollupRows(
   source: PartSource,
   family: Family,
   groupBy: GroupBy | null,
@@ -290,30 +298,44 @@ function sourceRows(
   const key = groupBy ? Prisma.raw(source.dimensions[groupBy] ?? "NULL::text") : Prisma.raw("NULL::text");
   const columns = source.parts.map((sql, i) => `${sql} AS ${PART_COLUMNS[family][i]}`).join(", ");
   const time = Prisma.raw(`t.${source.time.column}`);
-  const filterSql = (Object.entries(filters) as [FilterKey, string | undefined][])
-    .filter(([, value]) => value !== undefined)
-    .map(([name, value]) => {
-      const [before, after] = (source.filters[name] ?? "false").split("{}");
-      return Prisma.sql` AND ${Prisma.raw(before)}${value}${Prisma.raw(after ?? "")}`;
-    });
-  const filtered = filterSql.length ? Prisma.join(filterSql, "") : Prisma.empty;
-  if (source.time.kind === "raw") {
-    // One index range scan on (workspace_id, time) per merged edge range (LATERAL: the bounds are
-    // parameters of the scan, so partitions are pruned at run time too).
-    return Prisma.sql`
-      SELECT 'x'::text AS src, seg.b[width_bucket(${time}, seg.b)] AS b, ${key} AS k, ${Prisma.raw(columns)}
-      FROM ranges r CROSS JOIN seg
-      CROSS JOIN LATERAL (SELECT * FROM ${Prisma.raw(source.table)} t
-                          WHERE t.workspace_id = ${workspaceId}::uuid AND ${time} >= r.lo AND ${time} < r.hi${filtered}) t`;
-  }
   const bucket = source.time.kind === "hour" ? time : Prisma.sql`(${time}::timestamp AT TIME ZONE ${timezone})`;
-  const lo = source.time.kind === "hour" ? Prisma.raw("min(rlo)") : Prisma.raw("min(dlo)");
-  const hi = source.time.kind === "hour" ? Prisma.raw("max(rhi)") : Prisma.raw("max(dhi)");
+  const [lo, hi] = source.time.kind === "hour" ? ["min(rlo)", "max(rhi)"] : ["min(dlo)", "max(dhi)"];
   return Prisma.sql`
     SELECT 'r'::text AS src, ${bucket} AS b, ${key} AS k, ${Prisma.raw(columns)}
     FROM ${Prisma.raw(source.table)} t
     WHERE t.workspace_id = ${workspaceId}::uuid
-      AND ${time} >= (SELECT ${lo} FROM q WHERE rlo < rhi) AND ${time} < (SELECT ${hi} FROM q WHERE rlo < rhi)${filtered}`;
+      AND ${time} >= (SELECT ${Prisma.raw(lo)} FROM q WHERE rlo < rhi)
+      AND ${time} < (SELECT ${Prisma.raw(hi)} FROM q WHERE rlo < rhi)${filterSql(source, filters)}`;
+}
+
+/**
+ * The raw rows of all windows' edges, reduced in one pass to `(b, k, hkey, additive parts…, c)`:
+ * `b` is the start of the segment between two consecutive window bounds (`seg.b`) the row falls
+ * in — a segment is wholly inside or wholly outside every window's edges —, `hkey` the row's
+ * log-histogram key (only when a percentile is asked; else NULL) and `c` how many rows have it.
+ * One index range scan on (workspace_id, time) per merged edge range (LATERAL: the bounds are
+ * parameters of the scan, so partitions are pruned at run time too).
+ */
+function rawRows(
+  source: PartSource,
+  family: Family,
+  groupBy: GroupBy | null,
+  filters: Partial<Record<FilterKey, string>>,
+  workspaceId: string,
+  withHistogram: boolean,
+): Prisma.Sql {
+  const key = groupBy ? Prisma.raw(source.dimensions[groupBy] ?? "NULL::text") : Prisma.raw("NULL::text");
+  const names = PART_COLUMNS[family].slice(0, source.parts.length);
+  const columns = source.parts.map((sql, i) => `${sql} AS ${names[i]}`).join(", ");
+  const time = Prisma.raw(`t.${source.time.column}`);
+  const histKey = Prisma.raw(withHistogram && source.histKey ? source.histKey : "NULL::int");
+  return Prisma.sql`
+    SELECT x.b, x.k, x.hkey, ${Prisma.raw(names.map((n) => `sum(x.${n}) AS ${n}`).join(", "))}, count(x.hkey)::int AS c
+    FROM (SELECT seg.b[width_bucket(${time}, seg.b)] AS b, ${key} AS k, ${histKey} AS hkey, ${Prisma.raw(columns)}
+          FROM ranges r CROSS JOIN seg
+          CROSS JOIN LATERAL (SELECT * FROM ${Prisma.raw(source.table)} t
+                              WHERE t.workspace_id = ${workspaceId}::uuid AND ${time} >= r.lo AND ${time} < r.hi${filterSql(source, filters)}) t) x
+    GROUP BY x.b, x.k, x.hkey`;
 }
 
 /**
@@ -500,15 +522,16 @@ async function queryFamilyWindows(
                                      THEN 0 ELSE 1 END AS fresh FROM edges),
       islands AS (SELECT lo, hi, sum(fresh) OVER (ORDER BY lo, hi) AS g FROM marked),
       ranges AS (SELECT min(lo) AS lo, max(hi) AS hi FROM islands GROUP BY g),
-      parts AS MATERIALIZED (
-        ${sourceRows(rollup, family, groupBy, filters, ws, tz)}
-        UNION ALL
-        ${sourceRows(raw, family, groupBy, filters, ws, tz)}),
+      rollup_rows AS MATERIALIZED (${rollupRows(rollup, family, groupBy, filters, ws, tz)}),
+      raw_rows AS MATERIALIZED (${rawRows(raw, family, groupBy, filters, ws, hasHistogram)}),
       sums AS (SELECT src, b, k, ${Prisma.raw(sumColumns.map((c) => `sum(${c}) AS ${c}`).join(", "))}
-               FROM parts GROUP BY src, b, k),
-      hist AS (SELECT p.src, p.b, p.k, h.k AS hkey, sum(h.c)::int AS c
-               FROM parts p CROSS JOIN LATERAL unnest(p.hk, p.hc) AS h(k, c)
-               WHERE ${hasHistogram} GROUP BY p.src, p.b, p.k, h.k),
+               FROM (SELECT src, b, k, ${Prisma.raw(sumColumns.join(", "))} FROM rollup_rows
+                     UNION ALL SELECT 'x'::text, b, k, ${Prisma.raw(sumColumns.join(", "))} FROM raw_rows) a
+               GROUP BY src, b, k),
+      hist AS (SELECT src, b, k, hkey, sum(c)::int AS c
+               FROM (SELECT r.src, r.b, r.k, h.k AS hkey, h.c FROM rollup_rows r CROSS JOIN LATERAL unnest(r.hk, r.hc) AS h(k, c)
+                     UNION ALL SELECT 'x'::text, b, k, hkey, c FROM raw_rows WHERE hkey IS NOT NULL) a
+               GROUP BY src, b, k, hkey),
       vals AS (${Prisma.join(valueSelects, " UNION ALL ")}),
       ranked AS (SELECT qi, k, v, row_number() OVER (PARTITION BY qi ORDER BY v DESC NULLS LAST, k) AS rn FROM vals),
       kept AS (SELECT * FROM ranked WHERE rn <= ${maxSeries + 1}),
