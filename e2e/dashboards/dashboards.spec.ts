@@ -169,7 +169,8 @@ test.describe("dashboards", () => {
     ];
     for (const [path, text] of pages) {
       await page.goto(path);
-      await expect(page.getByText(text).first(), path).toBeVisible();
+      // Inside <main>: the header's menus also say "Workspaces" and "My usage".
+      await expect(page.locator("main").getByText(text).first(), path).toBeVisible();
       // Every Suspense card has resolved, and none of them shows an error.
       await expect(page.locator("[aria-busy=true]"), path).toHaveCount(0);
       await expect(page.locator("main").getByRole("alert"), path).toHaveCount(0);
