@@ -259,11 +259,12 @@ function serves(source: PartSource, groupBy: GroupBy | null, filterKeys: FilterK
   return (groupBy === null || source.dimensions[groupBy] !== undefined) && filterKeys.every((k) => source.filters[k]);
 }
 
+/** `(k, label)` of the series keys (`series_keys`): joined as a set (a hash join), not looked up one by one. */
 const LABELS: Partial<Record<GroupBy, (ws: string) => Prisma.Sql>> = {
   agent: (ws) =>
-    Prisma.sql`(SELECT coalesce(a.name, r.k) FROM public.agents a WHERE a.workspace_id = ${ws}::uuid AND a.id::text = r.k)`,
+    Prisma.sql`SELECT r.k, coalesce(a.name, r.k) AS label FROM series_keys r LEFT JOIN public.agents a ON a.workspace_id = ${ws}::uuid AND a.id::text = r.k`,
   user: (ws) =>
-    Prisma.sql`(SELECT coalesce(u.name, u.email, u.external_id) FROM public.users u WHERE u.workspace_id = ${ws}::uuid AND u.id::text = r.k)`,
+    Prisma.sql`SELECT r.k, coalesce(u.name, u.email, u.external_id) AS label FROM series_keys r LEFT JOIN public.users u ON u.workspace_id = ${ws}::uuid AND u.id::text = r.k`,
 };
 
 const rowSchema = z.object({
@@ -334,7 +335,8 @@ function rawRows(
     FROM (SELECT seg.b[width_bucket(${time}, seg.b)] AS b, ${key} AS k, ${histKey} AS hkey, ${Prisma.raw(columns)}
           FROM ranges r CROSS JOIN seg
           CROSS JOIN LATERAL (SELECT * FROM ${Prisma.raw(source.table)} t
-                              WHERE t.workspace_id = ${workspaceId}::uuid AND ${time} >= r.lo AND ${time} < r.hi${filterSql(source, filters)}) t) x
+                              WHERE t.workspace_id = ${workspaceId}::uuid AND ${time} >= r.lo AND ${time} < r.hi${filterSql(source, filters)}
+                              OFFSET 0) t) x
     GROUP BY x.b, x.k, x.hkey`;
 }
 
@@ -507,9 +509,9 @@ async function queryFamilyWindows(
       WHERE qs.fraction IS NOT NULL
       GROUP BY qs.qi, qs.fraction, qs.divisor, p.k`);
   }
-  const label = groupBy && LABELS[groupBy] ? LABELS[groupBy](ws) : Prisma.raw("NULL::text");
-  const rows = z.array(rowSchema).parse(
-    await db.$queryRaw`
+  const labels =
+    groupBy && LABELS[groupBy] ? LABELS[groupBy](ws) : Prisma.sql`SELECT r.k, NULL::text AS label FROM series_keys r`;
+  const statement = Prisma.sql`
       WITH ${windowsSql(froms, tos, tz, rollup.time.kind === "day" ? "day" : "hour")},
       qs AS (SELECT * FROM unnest(${questions.qi}::int[], ${questions.wi}::int[], ${questions.metric}::text[],
                                   ${questions.fraction}::float8[], ${questions.divisor}::float8[]) AS qs(qi, wi, metric, fraction, divisor)),
@@ -535,13 +537,18 @@ async function queryFamilyWindows(
       vals AS (${Prisma.join(valueSelects, " UNION ALL ")}),
       ranked AS (SELECT qi, k, v, row_number() OVER (PARTITION BY qi ORDER BY v DESC NULLS LAST, k) AS rn FROM vals),
       kept AS (SELECT * FROM ranked WHERE rn <= ${maxSeries + 1}),
-      labels AS (SELECT r.k, ${label} AS label FROM (SELECT DISTINCT k FROM kept) r)
+      series_keys AS (SELECT DISTINCT k FROM kept WHERE k IS NOT NULL),
+      labels AS (${labels})
       SELECT kept.qi, kept.k, labels.label, kept.v
-      FROM kept LEFT JOIN labels ON labels.k IS NOT DISTINCT FROM kept.k
-      ORDER BY kept.qi, kept.rn`,
-  );
+      FROM kept LEFT JOIN labels ON labels.k = kept.k
+      ORDER BY kept.qi, kept.rn`;
+  const rows = z.array(rowSchema).parse(await db.$queryRaw(statement));
   const byQuestion = new Map<number, Array<z.infer<typeof rowSchema>>>();
-  for (const row of rows) byQuestion.set(row.qi, [...(byQuestion.get(row.qi) ?? []), row]);
+  for (const row of rows) {
+    const list = byQuestion.get(row.qi);
+    if (list) list.push(row);
+    else byQuestion.set(row.qi, [row]);
+  }
   return byQuestion;
 }
 
