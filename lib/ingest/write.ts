@@ -60,7 +60,10 @@ function timestampOf(item: IngestItem): string {
 }
 
 /** One row per user of the batch: the latest e-mail given, the earliest time seen. */
-function userRows(items: IngestItem[]): { rows: { external_id: string; email: Text; first_seen: string }[]; withEmail: string[] } {
+function userRows(items: IngestItem[]): {
+  rows: { external_id: string; email: Text; first_seen: string }[];
+  withEmail: string[];
+} {
   const users = new Map<string, { email: Text; firstSeen: string }>();
   for (const item of items) {
     const { userId, userEmail } = item.body;
