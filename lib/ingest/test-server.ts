@@ -19,10 +19,16 @@ export async function serveFetchHandler(handler: FetchHandler): Promise<{ url: s
           else if (value !== undefined) headers.set(name, value);
         }
         const hasBody = req.method !== "GET" && req.method !== "HEAD";
+        // Read the whole request before answering: a handler that refuses early (401, 413, 429)
+        // leaves unread bytes, and closing a socket with unread bytes makes the kernel send a TCP
+        // reset that can beat the response to the client (a flaky ECONNRESET). The handler still
+        // reads a stream, chunk by chunk, as it would from Next.js.
+        const chunks: Buffer[] = [];
+        if (hasBody) for await (const chunk of req) chunks.push(chunk as Buffer);
         const request = new Request(url, {
           method: req.method,
           headers,
-          body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+          body: hasBody ? (Readable.toWeb(Readable.from(chunks)) as ReadableStream<Uint8Array>) : undefined,
           duplex: "half",
         } as RequestInit);
         const response = await handler(request);
