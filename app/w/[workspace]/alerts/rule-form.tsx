@@ -17,6 +17,13 @@ export type ChannelDraft =
   | { kind: "slack"; id?: string; url: string }
   | { kind: "email"; id?: string; recipients: string };
 
+/** The "Add …" buttons under the channel list: one blank channel of each kind. */
+const NEW_CHANNELS: { label: string; blank: ChannelDraft }[] = [
+  { label: "Add webhook", blank: { kind: "webhook", url: "" } },
+  { label: "Add Slack", blank: { kind: "slack", url: "" } },
+  { label: "Add email", blank: { kind: "email", recipients: "" } },
+];
+
 export type RuleDraft = {
   name: string;
   description: string;
@@ -459,27 +466,16 @@ export function RuleForm({
         ))}
         {fieldError("channels")}
         <div className="alert-actions">
-          <button
-            type="button"
-            className="button button-small"
-            onClick={() => set("channels", [...draft.channels, { kind: "webhook", url: "" }])}
-          >
-            Add webhook
-          </button>
-          <button
-            type="button"
-            className="button button-small"
-            onClick={() => set("channels", [...draft.channels, { kind: "slack", url: "" }])}
-          >
-            Add Slack
-          </button>
-          <button
-            type="button"
-            className="button button-small"
-            onClick={() => set("channels", [...draft.channels, { kind: "email", recipients: "" }])}
-          >
-            Add email
-          </button>
+          {NEW_CHANNELS.map(({ label, blank }) => (
+            <button
+              key={label}
+              type="button"
+              className="button button-small"
+              onClick={() => set("channels", [...draft.channels, blank])}
+            >
+              {label}
+            </button>
+          ))}
         </div>
       </fieldset>
 
