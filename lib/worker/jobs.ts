@@ -2,6 +2,7 @@ import { z } from "zod";
 import { runAlertDelivery, runAlertEvaluation } from "@/lib/alerts/job";
 import { refreshAllCohorts } from "@/lib/rollups/cohorts";
 import { ensurePartitions } from "@/lib/db/partitions";
+import { ingestRetentionFromEnv, purgeIngestState } from "@/lib/ingest/retention";
 import { rebuildRollups, refreshDirtyRollups } from "@/lib/rollups/engine";
 import { registerJob, registeredJobs } from "./registry";
 
@@ -18,6 +19,7 @@ const retentionEnv = z.object({
 
 export function registerDefaultJobs(env: NodeJS.ProcessEnv = process.env): void {
   const config = retentionEnv.parse(env);
+  const ingestRetention = ingestRetentionFromEnv(env);
   const has = new Set(registeredJobs().map((job) => job.name));
   const add: typeof registerJob = (name, handler, schedule, options) => {
     if (!has.has(name)) registerJob(name, handler, schedule, options);
@@ -91,6 +93,18 @@ export function registerDefaultJobs(env: NodeJS.ProcessEnv = process.env): void 
     },
     { cron: "10 3 * * *" },
     { expireInSeconds: 30 * 60 },
+  );
+
+  // The ingest dedupe set and Idempotency-Key answers (0095): INGEST_DEDUPE_DAYS (default 90).
+  add(
+    "ingest-state-purge",
+    async ({ pool, log }) => {
+      const purged = await purgeIngestState(pool, ingestRetention);
+      log(`ingest: purged ${purged.eventIds} event id(s), ${purged.idempotencyAnswers} idempotency answer(s)`);
+      return purged;
+    },
+    { cron: "50 3 * * *" },
+    { expireInSeconds: 60 * 60 },
   );
 
   add(
