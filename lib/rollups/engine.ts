@@ -49,7 +49,11 @@ async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Pr
   }
 }
 
-type Periods = { hours: string[]; days: string[] };
+/**
+ * `monthDays`: in a rebuild, the days handed to `rebuildPeriod: "month"` steps (the rebuilt days of
+ * the months this chunk completes); absent in the incremental cycle, where every step gets `days`.
+ */
+type Periods = { hours: string[]; days: string[]; monthDays?: string[] };
 
 /** Runs every step for one scope (a workspace id, or null = platform-wide rows). */
 async function runSteps(
@@ -71,10 +75,11 @@ async function runSteps(
         periods.hours,
       ]);
     } else if (step.grain === "day") {
-      if (periods.days.length === 0) continue;
+      const days = step.rebuildPeriod === "month" && periods.monthDays ? periods.monthDays : periods.days;
+      if (days.length === 0) continue;
       result = await client.query(`SELECT ${step.sqlFunction}($1::uuid, $2::date[])::integer AS n`, [
         workspaceId,
-        periods.days,
+        days,
       ]);
     } else {
       if (!includeWorkspaceSteps) continue;
@@ -464,24 +469,38 @@ export async function rebuildRollups(
             await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [WORKSPACE_LOCK_CLASS, workspaceId]);
           }
           // Re-read under the lock: another rebuild with the same key may have advanced it.
-          const { rows } = await client.query<Periods & { chunk_end: string; finished: boolean; n: number }>(
+          // month_days: the rebuilt days (from $5 on) of every month whose last day, or the rebuild's
+          // last day, falls in this chunk; months closed by an earlier chunk start before next_day's month.
+          const { rows } = await client.query<
+            Periods & { month_days: string[]; chunk_end: string; finished: boolean; n: number }
+          >(
             `WITH p AS (
                  SELECT next_day, least(next_day + ($3::integer - 1), last_day) AS chunk_end, last_day, finished
                  FROM analytics.rollup_rebuild_progress WHERE rebuild_key = $1 AND scope = $2 FOR UPDATE
              ), tz AS (SELECT analytics.workspace_timezone($4::uuid) AS name)
              SELECT chunk_end::text, finished, (chunk_end - next_day + 1)::integer AS n,
                     array(SELECT d::date::text FROM generate_series(next_day, chunk_end, interval '1 day') d) AS days,
+                    array(SELECT d::date::text
+                          FROM generate_series(greatest($5::date, date_trunc('month', next_day)::date), chunk_end, interval '1 day') d
+                          WHERE chunk_end >= last_day
+                             OR (date_trunc('month', d) + interval '1 month - 1 day')::date <= chunk_end) AS month_days,
                     array(SELECT to_char(h AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
                           FROM generate_series(date_trunc('hour', next_day::timestamp AT TIME ZONE tz.name, 'UTC'),
                                                (chunk_end + 1)::timestamp AT TIME ZONE tz.name - interval '1 microsecond',
                                                interval '1 hour') h) AS hours
              FROM p, tz`,
-            [rebuildKey, scope.scope, parsed.chunkDays, workspaceId],
+            [rebuildKey, scope.scope, parsed.chunkDays, workspaceId, parsed.from],
           );
           const row = rows[0];
           if (!row || row.finished) return null;
           const finishing = row.chunk_end >= parsed.to;
-          const written = await runSteps(client, steps, workspaceId, row, finishing);
+          const written = await runSteps(
+            client,
+            steps,
+            workspaceId,
+            { hours: row.hours, days: row.days, monthDays: row.month_days },
+            finishing,
+          );
           await client.query(
             `UPDATE analytics.rollup_rebuild_progress SET next_day = $3::date + 1, finished = $4
              WHERE rebuild_key = $1 AND scope = $2`,

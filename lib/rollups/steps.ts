@@ -25,6 +25,13 @@ export const rollupStepSchema = z.object({
     .string()
     .regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "sqlFunction must be schema.function in lowercase"),
   platform: z.boolean().default(false),
+  /**
+   * Day steps only: how a rebuild hands it days. "chunk" = the chunk's days. "month" = once per
+   * calendar month, in the chunk that reaches the month's last day (or the rebuild's last day),
+   * with every rebuilt day of that month: for steps that recompute whole weeks/months per call
+   * (token_usage), so a month's calls are read once instead of once per chunk. Absent = "chunk".
+   */
+  rebuildPeriod: z.enum(["chunk", "month"]).optional(),
 });
 export type RollupStep = z.infer<typeof rollupStepSchema>;
 export type RollupGrain = RollupStep["grain"];
@@ -38,7 +45,13 @@ const ROLLUP_STEPS: RollupStep[] = [
   { name: "run_dimensions", grain: "day", sqlFunction: "analytics.rollup_run_dimensions", platform: false },
   { name: "llm_dimensions", grain: "day", sqlFunction: "analytics.rollup_llm_dimensions", platform: false },
   { name: "stage_dimensions", grain: "day", sqlFunction: "analytics.rollup_stage_dimensions", platform: false },
-  { name: "token_usage", grain: "day", sqlFunction: "analytics.rollup_token_usage", platform: false },
+  {
+    name: "token_usage",
+    grain: "day",
+    sqlFunction: "analytics.rollup_token_usage",
+    platform: false,
+    rebuildPeriod: "month",
+  },
   // Throttled full recompute (at most every 10 min per scope); NULL = platform rows from workspace rows.
   { name: "cohorts", grain: "workspace", sqlFunction: "analytics.rollup_cohorts_when_due", platform: true },
 ].map((step) => rollupStepSchema.parse(step));

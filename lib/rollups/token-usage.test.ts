@@ -15,6 +15,8 @@ import {
   type World,
   worldArbitrary,
 } from "./dimensions.testkit";
+import { rebuildRollups } from "./engine";
+import { rollupSteps } from "./steps";
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -225,6 +227,40 @@ describe("analytics.rollup_token_usage", () => {
       { period_type: "monthly", ...row },
       { period_type: "weekly", ...row },
     ]);
+  });
+
+  it("a rebuild hands token_usage whole months (once each), also when interrupted and resumed", async () => {
+    const tokenUsage = rollupSteps().filter((step) => step.name === "token_usage");
+    expect(tokenUsage[0]?.rebuildPeriod).toBe("month");
+    await fc.assert(
+      fc.asyncProperty(worldArbitrary(), fc.integer({ min: 1, max: 3 }), fc.nat(6), async (world, chunkDays, stop) => {
+        const workspaceId = await loadWorld(db.owner, world);
+        const days = daysOf(world);
+        const range = { from: days[0], to: days[days.length - 1], workspaceId, chunkDays, concurrency: 1 };
+        // Stale rows the rebuild must replace: a user's row with nothing behind it.
+        await db.owner.query(
+          `INSERT INTO analytics.user_token_usage (workspace_id, user_id, period_start, period_end, period_type,
+               total_prompt_tokens, total_completion_tokens, total_tokens, total_cost_usd, message_count)
+           VALUES ($1, $2, ($3::date)::timestamp AT TIME ZONE $4, ($3::date + 1)::timestamp AT TIME ZONE $4,
+                   'daily', 1, 1, 2, 0, 1)`,
+          [workspaceId, world.users[0].id, days[0], world.timezone],
+        );
+        let progressCalls = 0;
+        await rebuildRollups(db.owner, {
+          ...range,
+          steps: tokenUsage,
+          onProgress: () => {
+            progressCalls += 1;
+            if (progressCalls === stop + 1) throw new Error("interrupted");
+          },
+        }).catch((error: unknown) => {
+          if (!(error instanceof Error) || error.message !== "interrupted") throw error;
+        });
+        await rebuildRollups(db.owner, { ...range, steps: tokenUsage });
+        expect(await actualUsage(workspaceId, world.timezone)).toEqual(expectedUsage(world));
+      }),
+      { numRuns: 25 },
+    );
   });
 
   it("refuses a platform-wide call: token usage is per workspace", async () => {
