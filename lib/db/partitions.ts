@@ -2,11 +2,19 @@ import type pg from "pg";
 import { z } from "zod";
 
 /**
- * Monthly range partitions of the leaf raw tables (migration 0060): analytics.user_activity and
- * public.llm_usage_logs, by created_at in UTC months, in schema raw_partitions. A default partition
- * catches rows outside every month; app.ensure_partitions moves them out when it creates the month.
+ * Monthly range partitions of the four raw tables, in UTC months, in schema raw_partitions:
+ * analytics.user_activity and public.llm_usage_logs by created_at (migration 0060),
+ * public.agent_runs and public.run_stages by started_at (0093). A default partition catches rows
+ * outside every month; app.ensure_partitions moves them out when it creates the month — except out
+ * of agent_runs' default partition, which foreign keys reference (that month is skipped, with a
+ * warning, until those rows are moved by hand: docs/SCALING.md).
  */
-export const PARTITIONED_RAW_TABLES = ["analytics.user_activity", "public.llm_usage_logs"] as const;
+export const PARTITIONED_RAW_TABLES = [
+  "analytics.user_activity",
+  "public.llm_usage_logs",
+  "public.agent_runs",
+  "public.run_stages",
+] as const;
 
 export const monthsAheadSchema = z.number().int().min(0).max(24);
 
