@@ -8,7 +8,9 @@ import type { Granularity } from "./range";
  * filters. Every source yields rows (bucket text 'YYYY-MM-DDTHH24:MI:SS' local, key, label, v)
  * aggregated in SQL; queryMetric only places them into series.
  *
- * Sources (DDL in prisma/migrations/0003, 0020, 0025):
+ * Sources (DDL in prisma/migrations/0003, 0020, 0025, 0110):
+ *   analytics.run_daily_totals      local day (no dimension; day's runtime histogram pre-merged)
+ *   analytics.llm_usage_daily_totals local day (no dimension; day's latency histogram pre-merged)
  *   analytics.run_hourly            local hour × agent × model × status × error_type
  *   analytics.run_user_daily        local day × user × agent
  *   analytics.llm_usage_hourly      local hour × provider × model × agent × error_type
@@ -34,6 +36,8 @@ export type SqlContext = {
 
 export type Source = {
   table: string;
+  /** A faster copy of what another source already serves (pre-merged totals): not a capability of its own. */
+  accelerates?: boolean;
   granularities: readonly (Granularity | "total")[];
   groupBys: readonly (GroupBy | null)[];
   filters: readonly FilterKey[];
@@ -44,9 +48,14 @@ const BUCKET_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS';
 const EVERY: readonly (Granularity | "total")[] = ["hour", "day", "week", "month", "total"];
 const DAILY: readonly (Granularity | "total")[] = ["day", "week", "month", "total"];
 
+/**
+ * The local bucket start (a timestamp) of a row. Sources group by it; metricSql formats it as text
+ * once per result row: to_char per source row cost more than the aggregation itself (28 ms vs 6 ms
+ * for 60k user-days).
+ */
 function bucketOf(ctx: SqlContext, localTimestamp: Prisma.Sql): Prisma.Sql {
-  if (ctx.granularity === "total") return Prisma.sql`${ctx.from}::text`;
-  return Prisma.sql`to_char(date_trunc(${ctx.granularity}, ${localTimestamp}), ${BUCKET_FORMAT})`;
+  if (ctx.granularity === "total") return Prisma.sql`${ctx.from}::timestamp`;
+  return Prisma.sql`date_trunc(${ctx.granularity}, ${localTimestamp})`;
 }
 
 /** A measure: a plain aggregate, or a percentile read from merged histograms. */
@@ -59,6 +68,8 @@ type Dimension = { key: string; label?: string; join?: string };
 /** A rollup table with a time column, its group-by dimensions, filters and measures. */
 type RollupTable = {
   table: string;
+  /** Pre-merged totals of another table (left out of the "supported" lists of 400 messages). */
+  accelerates?: boolean;
   time: { column: string; kind: "hour" | "day" };
   dimensions: Partial<Record<GroupBy, Dimension>>;
   filters: Partial<Record<FilterKey, string>>;
@@ -106,7 +117,7 @@ const RUN_HOURLY_MEASURES: Partial<Record<MetricName, Measure>> = {
   runtime_p99: hist("runtime", 0.99, 1000),
 };
 
-// run_user_daily has per-status counters instead of a status column.
+// run_user_daily and run_daily_totals have per-status counters instead of a status column.
 const RUN_USER_MEASURES: Partial<Record<MetricName, Measure>> = {
   runs: agg("sum(t.runs)"),
   runs_completed: agg("sum(t.completed_runs)"),
@@ -141,6 +152,26 @@ const STAGE_MEASURES: Partial<Record<MetricName, Measure>> = {
 };
 
 const TABLES: RollupTable[] = [
+  // Pre-merged per workspace and local day (0110): the ungrouped, unfiltered day/week/month/total
+  // shape most cards ask for reads ~30 rows instead of every hourly dimension row. First, so it wins.
+  {
+    table: "analytics.run_daily_totals",
+    accelerates: true,
+    time: { column: "day", kind: "day" },
+    dimensions: {},
+    filters: {},
+    measures: RUN_USER_MEASURES,
+    granularities: DAILY,
+  },
+  {
+    table: "analytics.llm_usage_daily_totals",
+    accelerates: true,
+    time: { column: "day", kind: "day" },
+    dimensions: {},
+    filters: {},
+    measures: LLM_MEASURES,
+    granularities: DAILY,
+  },
   {
     table: "analytics.run_hourly",
     time: { column: "hour", kind: "hour" },
@@ -206,6 +237,7 @@ function tableSource(table: RollupTable, metric: MetricName): Source | null {
   const onlyGrouped = table.table === "analytics.stage_daily";
   return {
     table: table.table,
+    accelerates: table.accelerates,
     granularities: table.granularities,
     groupBys: onlyGrouped ? groupBys.filter((g) => g !== null) : groupBys,
     filters: Object.keys(table.filters) as FilterKey[],
@@ -234,6 +266,7 @@ function tableSource(table: RollupTable, metric: MetricName): Source | null {
       const dimension = ctx.groupBy ? table.dimensions[ctx.groupBy] : undefined;
       const key = dimension ? Prisma.raw(dimension.key) : Prisma.raw("NULL::text");
       const label = dimension ? Prisma.raw(`max(${dimension.label ?? dimension.key})`) : Prisma.raw("NULL::text");
+      const rowLabel = dimension ? Prisma.raw(dimension.label ?? dimension.key) : Prisma.raw("NULL::text");
       const join = dimension?.join ? Prisma.raw(dimension.join) : Prisma.empty;
       const filters = filterSql.length ? Prisma.join(filterSql, " ") : Prisma.empty;
       if (measure.kind === "aggregate") {
@@ -243,15 +276,36 @@ function tableSource(table: RollupTable, metric: MetricName): Source | null {
           WHERE ${where} ${filters}
           GROUP BY 1, 2`;
       }
-      // Merge the histograms of every row in the bucket, then read the quantile (ms → unit).
+      // Merge the histograms of every row in the bucket (counts added per key), then read the
+      // quantile (ms → unit) set-based for all buckets at once: the key holding 0-based rank r is the
+      // largest key whose preceding count ("below") is ≤ r. Same arithmetic as
+      // analytics.log_hist_quantiles (pos = f × (n − 1), linear between the keys of ⌊pos⌋ and ⌈pos⌉),
+      // without one function call (and its merge query) per bucket and series.
       return Prisma.sql`
-        SELECT ${bucket} AS bucket, ${key} AS key, ${label} AS label,
-               (analytics.log_hist_quantiles(array_agg(h.k), array_agg(h.c), ARRAY[${measure.fraction}::float8]))[1]
+        WITH source_rows AS (
+          SELECT ${bucket} AS bucket, ${key} AS key, ${rowLabel} AS label,
+                 t.${Prisma.raw(measure.keys)} AS hist_keys, t.${Prisma.raw(measure.counts)} AS hist_counts
+          FROM ${t} t ${join}
+          WHERE ${where} ${filters}
+        ), entries AS (
+          -- Counts as float8: integers far below 2^53 add exactly, and float8 window sums are cheaper
+          -- than the numeric ones bigint sums would produce.
+          SELECT r.bucket, r.key, max(r.label) AS label, h.k, sum(h.c)::float8 AS c
+          FROM source_rows r CROSS JOIN LATERAL unnest(r.hist_keys, r.hist_counts) AS h(k, c)
+          WHERE h.k IS NOT NULL AND h.c > 0
+          GROUP BY r.bucket, r.key, h.k
+        ), ranked AS (
+          SELECT bucket, key, label, k,
+                 sum(c) OVER (PARTITION BY bucket, key ORDER BY k) - c AS below,
+                 ${measure.fraction}::float8 * (sum(c) OVER (PARTITION BY bucket, key) - 1) AS pos
+          FROM entries
+        )
+        SELECT bucket, key, max(label) AS label,
+               ((1 - (pos - floor(pos))) * analytics.log_hist_value(max(k) FILTER (WHERE below <= floor(pos)))
+                 + (pos - floor(pos)) * analytics.log_hist_value(max(k) FILTER (WHERE below <= ceil(pos))))
                  / ${measure.divisor}::float8 AS v
-        FROM ${t} t ${join}
-        CROSS JOIN LATERAL unnest(t.${Prisma.raw(measure.keys)}, t.${Prisma.raw(measure.counts)}) AS h(k, c)
-        WHERE ${where} ${filters}
-        GROUP BY 1, 2`;
+        FROM ranked
+        GROUP BY bucket, key, pos`;
     },
   };
 }
@@ -265,7 +319,11 @@ function activeUsersDaily(): Source {
     filters: ["userId"],
     build: (ctx) => Prisma.sql`
       SELECT ${bucketOf(ctx, Prisma.sql`d.activity_date::timestamp`)} AS bucket, NULL::text AS key, NULL::text AS label,
-             count(DISTINCT d.user_id)::float8 AS v
+             ${
+               // One row per (workspace, day, user) (the primary key): a day's distinct users are its
+               // rows, so a day bucket counts without the per-group sort of count(DISTINCT).
+               ctx.granularity === "day" ? Prisma.sql`count(*)` : Prisma.sql`count(DISTINCT d.user_id)`
+             }::float8 AS v
       FROM analytics.user_daily_activity d
       WHERE d.workspace_id = ${ctx.workspaceId}::uuid
         AND d.activity_date >= ${ctx.from}::timestamp::date AND d.activity_date < ${ctx.to}::timestamp::date
@@ -346,6 +404,7 @@ export function metricSupport(metric: MetricName): { groupBys: GroupBy[]; filter
 /** The combinations a metric supports, for a 400 message. */
 export function describeSupport(metric: MetricName): string {
   return metricSources(metric)
+    .filter((s) => !s.accelerates)
     .map((s) => {
       const groups = s.groupBys.map((g) => g ?? "none").join("/");
       const filters = s.filters.length ? `filters ${s.filters.join("/")}` : "no filters";
@@ -362,7 +421,7 @@ export function metricSql(source: Source, ctx: SqlContext, limit: number): Prism
     top AS (
       SELECT key FROM rows WHERE key IS NOT NULL GROUP BY key ORDER BY sum(v) DESC NULLS LAST, key LIMIT ${limit}
     )
-    SELECT rows.bucket, rows.key, rows.label, rows.v
+    SELECT to_char(rows.bucket, ${BUCKET_FORMAT}) AS bucket, rows.key, rows.label, rows.v
     FROM rows
     WHERE rows.key IS NULL OR rows.key IN (SELECT key FROM top)
     ORDER BY rows.key NULLS FIRST, rows.bucket`;
