@@ -160,6 +160,54 @@ describe("POST /api/v1/otel/v1/traces", () => {
     await provider.shutdown();
   });
 
+  it("links a model call exported before its agent span (a later request) to the run once the agent arrives", async () => {
+    const exporter = new OTLPTraceExporter({
+      url: `${server.url}/api/v1/otel/v1/traces`,
+      headers: { Authorization: `Bearer ${key}` },
+    });
+    const provider = new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] });
+    const tracer = provider.getTracer("test");
+    const agent = tracer.startSpan("invoke_agent Planner", {
+      attributes: { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.id": "planner", "user.id": "user-7" },
+    });
+    const agentContext = trace.setSpan(context.active(), agent);
+    // A tool span between the agent and the call: the call's run is its first ancestor missing from the request.
+    const tool = tracer.startSpan("execute_tool search", {}, agentContext);
+    const call = tracer.startSpan(
+      "chat claude",
+      {
+        attributes: {
+          "gen_ai.provider.name": "anthropic",
+          "gen_ai.request.model": "claude-sonnet-4",
+          "gen_ai.usage.input_tokens": 300,
+          "gen_ai.usage.output_tokens": 30,
+          "user.id": "user-7",
+        },
+      },
+      trace.setSpan(context.active(), tool),
+    );
+    call.end();
+    tool.end();
+    await provider.forceFlush(); // request 1: the call and the tool span, no agent yet
+    const pending = await db.owner.query<{ run_id: string | null; agent_id: string | null }>(
+      "SELECT run_id, agent_id FROM public.llm_usage_logs WHERE model = 'claude-sonnet-4'",
+    );
+    expect(pending.rows).toEqual([{ run_id: null, agent_id: null }]);
+
+    agent.end();
+    await provider.forceFlush(); // request 2: the agent span alone
+    const linked = await db.owner.query<{ linked: boolean; agent: string }>(
+      `SELECT l.run_id = r.id AS linked, a.external_id AS agent
+         FROM public.llm_usage_logs l
+         JOIN public.agent_runs r ON r.workspace_id = l.workspace_id AND r.external_id = $1
+         JOIN public.agents a ON a.workspace_id = l.workspace_id AND a.id = l.agent_id
+        WHERE l.model = 'claude-sonnet-4'`,
+      [`otel:${agent.spanContext().traceId}:${agent.spanContext().spanId}`],
+    );
+    expect(linked.rows).toEqual([{ linked: true, agent: "planner" }]);
+    await provider.shutdown();
+  });
+
   it("rejects bad OTLP with 400, a bad key with 401, and reports invalid spans as partial success", async () => {
     const post = (body: string | Uint8Array<ArrayBuffer>, type: string, auth = `Bearer ${key}`) =>
       fetch(`${server.url}/api/v1/otel/v1/traces`, {

@@ -21,7 +21,8 @@ import { MAX_BATCH_ITEMS } from "./schemas";
  *
  *  - `gen_ai.operation.name = invoke_agent` → a run (agent from gen_ai.agent.id / .name);
  *  - any other span with gen_ai.request.model / gen_ai.response.model → an llm_call, linked to the
- *    nearest invoke_agent ancestor exported in the same request;
+ *    nearest invoke_agent ancestor exported in the same request, else to the first ancestor missing
+ *    from the request (linked when that span arrives as a run);
  *  - user from user.id / enduser.id (span, else resource); without one, the user "anonymous".
  */
 
@@ -281,6 +282,24 @@ export function spansToItems(request: z.infer<typeof otlpTraceRequestSchema>): {
     }
     return undefined;
   };
+  /**
+   * The first ancestor that is not in this request, as a run id. A batch span processor exports a
+   * model call when it ends, usually before its (longer) agent span, so the agent often arrives in a
+   * later request; the call is then stored pointing at that ancestor and linked when a run with
+   * that id arrives (app.ingest_write_batch, migration 0096). If the ancestor turns out not to be
+   * an agent span, the call simply stays without a run.
+   */
+  const missingAncestorRunId = (span: OtlpSpan) => {
+    let current = span;
+    for (let depth = 0; depth < 64; depth++) {
+      const parentId = current.parentSpanId?.toLowerCase();
+      if (!parentId || /^0*$/.test(parentId)) return undefined;
+      const parent = bySpanId.get(parentId);
+      if (!parent) return `otel:${current.traceId.toLowerCase()}:${parentId}`;
+      current = parent.span;
+    }
+    return undefined;
+  };
 
   const items: unknown[] = [];
   for (const { span, attrs, own, resource } of spans) {
@@ -324,7 +343,7 @@ export function spansToItems(request: z.infer<typeof otlpTraceRequestSchema>): {
       type: "llm_call",
       timestamp,
       body: {
-        runId: agent ? runIdOf(agent.span) : undefined,
+        runId: agent ? runIdOf(agent.span) : missingAncestorRunId(span),
         agentId:
           str(attrs, "gen_ai.agent.id") ??
           (agent ? str(agent.attrs, "gen_ai.agent.id", "gen_ai.agent.name") : undefined),
