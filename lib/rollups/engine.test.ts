@@ -331,6 +331,70 @@ describe("DST days in America/New_York", () => {
   });
 });
 
+describe("grouped hour pass", () => {
+  it("counts a session id reported by two workspaces once in the platform rows", async () => {
+    const other = uuid(500);
+    const otherUser = uuid(501);
+    await seedWorkspace("UTC");
+    await db.owner.query(
+      "INSERT INTO public.workspaces (id, slug, name, timezone) VALUES ($1, 'other', 'Other', 'UTC')",
+      [other],
+    );
+    await db.owner.query(
+      "INSERT INTO public.users (workspace_id, id, external_id, created_at) VALUES ($1, $2, 'u', '2026-01-01Z')",
+      [other, otherUser],
+    );
+    const session = uuid(502);
+    // Same session id: 10:05 and 10:20 in WS, 10:50 in the other workspace; plus a one-event session.
+    await db.owner.query(
+      `INSERT INTO analytics.user_activity (workspace_id, user_id, event_type, session_id, created_at) VALUES
+         ($1, $2, 'page_view', $5, '2026-06-01T10:05:00Z'), ($1, $2, 'page_view', $5, '2026-06-01T10:20:00Z'),
+         ($3, $4, 'page_view', $5, '2026-06-01T10:50:00Z'), ($3, $4, 'page_view', $6, '2026-06-01T10:55:00Z')`,
+      [WS, USER, other, otherUser, session, uuid(503)],
+    );
+    await markAllDirty();
+    await refreshDirtyRollups(db.owner);
+    const { rows } = await db.owner.query(
+      `SELECT workspace_id, total_sessions, avg_session_duration_seconds::float8 AS avg, bounce_rate::float8 AS bounce,
+              active_users
+       FROM analytics.hourly_metrics WHERE metric_hour = '2026-06-01T10:00:00Z' ORDER BY workspace_id NULLS LAST`,
+    );
+    expect(rows).toEqual([
+      { workspace_id: WS, total_sessions: 1, avg: 900, bounce: 0, active_users: 1 },
+      { workspace_id: other, total_sessions: 2, avg: 0, bounce: 100, active_users: 1 },
+      // Platform: the shared session spans 10:05..10:50 (2700 s), the other is a bounce.
+      { workspace_id: null, total_sessions: 2, avg: 1350, bounce: 50, active_users: 2 },
+    ]);
+    await expectRollupsMatchBruteForce();
+  });
+
+  it("leaves a workspace another holder has locked dirty, and catches it up on the next cycle", async () => {
+    await insertWorld(fixedWorld, "early");
+    await markAllDirty();
+    const { rows: workspaces } = await db.owner.query<{ id: string }>(
+      "SELECT id::text FROM public.workspaces ORDER BY id",
+    );
+    const holder = await db.owner.connect();
+    try {
+      await holder.query("BEGIN");
+      // The key a rebuild of that workspace holds.
+      await holder.query("SELECT pg_advisory_xact_lock(7202620, hashtext($1))", [workspaces[0].id]);
+      const stats = await refreshDirtyRollups(db.owner);
+      expect(stats.skippedLocked).toBeGreaterThan(0);
+      const { rows } = await db.owner.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours WHERE workspace_id = $1",
+        [workspaces[0].id],
+      );
+      expect(rows[0].n).toBeGreaterThan(0);
+    } finally {
+      await holder.query("ROLLBACK");
+      holder.release();
+    }
+    await refreshDirtyRollups(db.owner);
+    await expectRollupsMatchBruteForce();
+  });
+});
+
 describe("late status change", () => {
   it("a run that fails days later corrects the day it started on (the update marks its hour)", async () => {
     await seedWorkspace("Europe/Berlin");
@@ -444,22 +508,36 @@ describe("idempotence and concurrency", () => {
     expect(await snapshot()).toEqual(concurrent);
   });
 
-  it("a failing step rolls its claim back: the hours stay dirty", async () => {
+  it("a failing step rolls its claim back: the hours stay queued", async () => {
     await insertWorld(fixedWorld, "early");
     await markAllDirty();
-    const { rows: before } = await db.owner.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours",
-    );
+    // The hour pass moves claimed hours to the day queue; a failing day step leaves them there.
+    const pending =
+      "SELECT (SELECT count(*) FROM analytics.rollup_dirty_hours) + (SELECT count(*) FROM analytics.rollup_day_dirty_hours) AS n";
+    const { rows: before } = await db.owner.query<{ n: number }>(`SELECT (${pending})::int AS n`);
     await expect(
       refreshDirtyRollups(db.owner, {
         steps: [{ name: "broken", grain: "day", sqlFunction: "analytics.no_such_function", platform: false }],
       }),
     ).rejects.toThrow(/no_such_function/);
-    const { rows: after } = await db.owner.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours",
-    );
+    const { rows: after } = await db.owner.query<{ n: number }>(`SELECT (${pending})::int AS n`);
     expect(after[0].n).toBe(before[0].n);
     expect(before[0].n).toBeGreaterThan(0);
+    // A failing hour step rolls the hour pass back: the hours stay in the dirty queue itself.
+    await markAllDirty();
+    const { rows: marked } = await db.owner.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours",
+    );
+    await expect(
+      refreshDirtyRollups(db.owner, {
+        steps: [{ name: "broken_hour", grain: "hour", sqlFunction: "analytics.no_such_function", platform: false }],
+      }),
+    ).rejects.toThrow(/no_such_function/);
+    const { rows: afterHourFailure } = await db.owner.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours",
+    );
+    expect(afterHourFailure[0].n).toBe(marked[0].n);
+    expect(marked[0].n).toBeGreaterThan(0);
   });
 });
 

@@ -213,7 +213,7 @@ async function deferOpenDays(
     );
   } else {
     await client.query(
-      `INSERT INTO analytics.rollup_dirty_hours (workspace_id, hour)
+      `INSERT INTO analytics.rollup_day_dirty_hours (workspace_id, hour)
        SELECT $4::uuid, h FROM (${hourOfDeferredDay}) AS deferred_hours ON CONFLICT DO NOTHING`,
       [hours, tz, [...deferred], workspaceId],
     );
@@ -227,7 +227,10 @@ function withoutDeferredDays(islands: Periods[], deferred: Set<string>): Periods
   return islands.map((island) => ({ hours: island.hours, days: island.days.filter((day) => !deferred.has(day)) }));
 }
 
-/** Claims and recomputes one batch of one workspace's dirty hours. null = locked by another worker. */
+/**
+ * Claims one batch of one workspace's hours from the day queue (their hour rows are done) and runs
+ * the day and workspace steps for them. null = locked by another worker.
+ */
 async function refreshWorkspaceBatch(
   pool: pg.Pool,
   workspaceId: string,
@@ -244,10 +247,10 @@ async function refreshWorkspaceBatch(
     const tz = await timezoneOf(client, workspaceId);
     const claim = await client.query<Periods>(
       `WITH picked AS (
-           SELECT hour FROM analytics.rollup_dirty_hours WHERE workspace_id = $1
+           SELECT hour FROM analytics.rollup_day_dirty_hours WHERE workspace_id = $1
            ORDER BY hour LIMIT $2 FOR UPDATE SKIP LOCKED
        ), claimed AS (
-           DELETE FROM analytics.rollup_dirty_hours d USING picked
+           DELETE FROM analytics.rollup_day_dirty_hours d USING picked
            WHERE d.workspace_id = $1 AND d.hour = picked.hour
            RETURNING d.hour
        ), queued_for_platform AS (
@@ -261,6 +264,113 @@ async function refreshWorkspaceBatch(
     const deferred = await deferOpenDays(client, workspaceId, tz, claim.rows, openDayRefreshSeconds);
     const result = await runStepsPerIsland(client, steps, workspaceId, withoutDeferredDays(claim.rows, deferred));
     return { ...result, deferredDays: deferred.size };
+  });
+}
+
+type HourPassResult = { workspaces: string[]; hours: number; skippedLocked: number; written: Record<string, number> };
+
+/** Splits sorted UTC hour strings into runs with gaps of at most `maxGapHours` (one range scan each). */
+function hourIslands(sortedHours: string[], maxGapHours: number): string[][] {
+  const islands: string[][] = [];
+  let previous = Number.NEGATIVE_INFINITY;
+  for (const hour of sortedHours) {
+    const at = Date.parse(hour);
+    if (at - previous > maxGapHours * 3_600_000 || islands.length === 0) islands.push([]);
+    islands[islands.length - 1].push(hour);
+    previous = at;
+  }
+  return islands;
+}
+
+/**
+ * The hour pass of a cycle: one transaction that claims the dirty hours of every workspace it can
+ * lock (skipping those another worker or a rebuild holds), recomputes the hour-grain rows of those
+ * workspaces and of the platform, and moves the claimed hours to analytics.rollup_day_dirty_hours
+ * for the day steps. Steps with a groupedFunction read each island of hours once for all
+ * workspaces and the platform (interleaved ingest puts every workspace on the same pages, so one
+ * statement per workspace re-read them N + 1 times). Holding the platform lock serialises hour
+ * passes and platform rebuild chunks; null = another holds it (its owner processes the hours).
+ */
+async function refreshHourPass(pool: pg.Pool, steps: RollupStep[], batchHours: number): Promise<HourPassResult | null> {
+  return inTransaction(pool, async (client) => {
+    const platformLock = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock($1, 0) AS ok", [
+      PLATFORM_LOCK_CLASS,
+    ]);
+    if (!platformLock.rows[0].ok) return null;
+    const { rows: candidates } = await client.query<{ workspace_id: string }>(
+      "SELECT DISTINCT workspace_id::text FROM analytics.rollup_dirty_hours ORDER BY 1",
+    );
+    if (candidates.length === 0) return { workspaces: [], hours: 0, skippedLocked: 0, written: {} };
+    // Same lock keys as the per-workspace batches and rebuilds (hashtext of the id's text form).
+    const { rows: lockedRows } = await client.query<{ workspace_id: string }>(
+      `SELECT w AS workspace_id FROM unnest($2::text[]) AS w WHERE pg_try_advisory_xact_lock($1, hashtext(w))`,
+      [WORKSPACE_LOCK_CLASS, candidates.map((c) => c.workspace_id)],
+    );
+    const locked = lockedRows.map((row) => row.workspace_id);
+    const skippedLocked = candidates.length - locked.length;
+    if (locked.length === 0) return { workspaces: [], hours: 0, skippedLocked, written: {} };
+    const { rows: claimed } = await client.query<{ workspace_id: string; hours: string[] }>(
+      `WITH picked AS (
+           SELECT workspace_id, hour FROM analytics.rollup_dirty_hours WHERE workspace_id = ANY ($1::uuid[])
+           ORDER BY hour, workspace_id LIMIT $2 FOR UPDATE SKIP LOCKED
+       ), claimed AS (
+           DELETE FROM analytics.rollup_dirty_hours d USING picked
+           WHERE d.workspace_id = picked.workspace_id AND d.hour = picked.hour
+           RETURNING d.workspace_id, d.hour
+       ), queued_for_days AS (
+           INSERT INTO analytics.rollup_day_dirty_hours (workspace_id, hour)
+           SELECT workspace_id, hour FROM claimed ORDER BY workspace_id, hour
+           ON CONFLICT (workspace_id, hour) DO NOTHING
+       )
+       SELECT workspace_id::text,
+              array_agg(to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') ORDER BY hour) AS hours
+       FROM claimed GROUP BY workspace_id ORDER BY workspace_id`,
+      [locked, batchHours * locked.length],
+    );
+    const written: Record<string, number> = {};
+    const workspaces = claimed.map((row) => row.workspace_id);
+    const allHours = [...new Set(claimed.flatMap((row) => row.hours))].sort();
+    let hours = 0;
+    for (const row of claimed) hours += row.hours.length;
+    if (allHours.length === 0) return { workspaces, hours, skippedLocked, written };
+    // A gap of more than 3 hours starts a new range scan: a late event from last week does not make
+    // the pass read the week in between.
+    const islands = hourIslands(allHours, 3);
+    for (const step of steps) {
+      if (step.grain !== "hour") continue;
+      let n = 0;
+      // step.sqlFunction / groupedFunction passed the registry's identifier regex: safe to interpolate.
+      if (step.groupedFunction) {
+        for (const island of islands) {
+          const result = await client.query<{ n: number | null }>(
+            `SELECT ${step.groupedFunction}($1::timestamptz[], $2::uuid[])::integer AS n`,
+            [island, workspaces],
+          );
+          n += Number(result.rows[0]?.n ?? 0);
+        }
+      } else {
+        for (const row of claimed) {
+          for (const island of hourIslands(row.hours, 3)) {
+            const result = await client.query<{ n: number | null }>(
+              `SELECT ${step.sqlFunction}($1::uuid, $2::timestamptz[])::integer AS n`,
+              [row.workspace_id, island],
+            );
+            n += Number(result.rows[0]?.n ?? 0);
+          }
+        }
+        if (step.platform) {
+          for (const island of islands) {
+            const result = await client.query<{ n: number | null }>(
+              `SELECT ${step.sqlFunction}(NULL::uuid, $1::timestamptz[])::integer AS n`,
+              [island],
+            );
+            n += Number(result.rows[0]?.n ?? 0);
+          }
+        }
+      }
+      written[step.name] = (written[step.name] ?? 0) + n;
+    }
+    return { workspaces, hours, skippedLocked, written };
   });
 }
 
@@ -325,24 +435,47 @@ export async function refreshDirtyRollups(source: RollupSource, options: Refresh
     durationMs: 0,
   };
   const failures: string[] = [];
+  const touchedWorkspaces = new Set<string>();
+  // Hour steps run in the hour pass only; the day batches and the platform batch run the rest.
+  const laterSteps = steps.filter((step) => step.grain !== "hour");
   await withPool(source, async (pool) => {
+    // 1. Hour pass: all lockable workspaces and the platform together, in bounded transactions;
+    //    hours marked meanwhile wait for the next cycle.
+    try {
+      for (let pass = 0; pass < 100; pass += 1) {
+        const hourPass = await refreshHourPass(pool, steps, batchHours);
+        if (hourPass === null) {
+          stats.skippedLocked += 1;
+          break;
+        }
+        if (pass === 0) stats.skippedLocked += hourPass.skippedLocked;
+        if (hourPass.hours === 0) break;
+        stats.claimedHours += hourPass.hours;
+        for (const workspaceId of hourPass.workspaces) touchedWorkspaces.add(workspaceId);
+        addCounts(stats.rowsWritten, hourPass.written);
+        if (hourPass.hours < batchHours * Math.max(1, hourPass.workspaces.length)) break;
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      failures.push(`hour pass: ${message}`);
+      options.log?.(`rollup hour pass failed (its hours stay dirty): ${message}`);
+    }
+    // 2. Day and workspace steps per workspace, from the day queue.
     const { rows } = await pool.query<{ workspace_id: string }>(
-      "SELECT DISTINCT workspace_id FROM analytics.rollup_dirty_hours ORDER BY workspace_id",
+      "SELECT DISTINCT workspace_id FROM analytics.rollup_day_dirty_hours ORDER BY workspace_id",
     );
     const queue = rows.map((row) => row.workspace_id);
     const refreshWorkspace = async (workspaceId: string) => {
-      let touched = false;
       try {
-        // Drain this workspace in bounded transactions; hours marked meanwhile wait for the next cycle.
+        // Drain this workspace in bounded transactions; hours queued meanwhile wait for the next cycle.
         for (let pass = 0; pass < 100; pass += 1) {
-          const batch = await refreshWorkspaceBatch(pool, workspaceId, steps, batchHours, openDayRefreshSeconds);
+          const batch = await refreshWorkspaceBatch(pool, workspaceId, laterSteps, batchHours, openDayRefreshSeconds);
           if (batch === null) {
             stats.skippedLocked += 1;
             break;
           }
           if (batch.hours === 0) break;
-          touched = true;
-          stats.claimedHours += batch.hours;
+          touchedWorkspaces.add(workspaceId);
           stats.workspaceDays += batch.days;
           stats.deferredDays += batch.deferredDays;
           addCounts(stats.rowsWritten, batch.written);
@@ -351,18 +484,18 @@ export async function refreshDirtyRollups(source: RollupSource, options: Refresh
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         failures.push(`workspace ${workspaceId}: ${message}`);
-        options.log?.(`rollup of workspace ${workspaceId} failed (its hours stay dirty): ${message}`);
+        options.log?.(`rollup of workspace ${workspaceId} failed (its hours stay queued): ${message}`);
       }
-      if (touched) stats.workspaces += 1;
     };
     // Workspaces are independent (own lock, own rows): a few lanes use the server's cores.
     const lane = async () => {
       for (let next = queue.shift(); next !== undefined; next = queue.shift()) await refreshWorkspace(next);
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, queue.length)) }, lane));
+    // 3. Platform day and workspace steps (its hour rows were written by the hour pass).
     try {
       for (let pass = 0; pass < 100; pass += 1) {
-        const batch = await refreshPlatformBatch(pool, steps, batchHours, openDayRefreshSeconds);
+        const batch = await refreshPlatformBatch(pool, laterSteps, batchHours, openDayRefreshSeconds);
         if (batch === null || batch.hours === 0) break;
         stats.platformHours += batch.hours;
         stats.platformDays += batch.days;
@@ -375,6 +508,7 @@ export async function refreshDirtyRollups(source: RollupSource, options: Refresh
       failures.push(`platform: ${message}`);
     }
   });
+  stats.workspaces = touchedWorkspaces.size;
   stats.durationMs = Date.now() - started;
   if (failures.length > 0) {
     throw new Error(`rollup cycle failed for ${failures.length} scope(s): ${failures.join("; ")}`);

@@ -7,6 +7,7 @@ import { z } from "zod";
  * rows whose sources vanished):
  *
  *   hour:      fn(workspace_id uuid, hours timestamptz[])  — UTC hour starts touched
+ *              (optionally also groupedFunction(hours timestamptz[], workspace_ids uuid[]))
  *   day:       fn(workspace_id uuid, days date[])          — workspace-local days touched
  *   workspace: fn(workspace_id uuid)                       — once per touched workspace per cycle,
  *                                                            after the hour and day steps
@@ -26,6 +27,16 @@ export const rollupStepSchema = z.object({
     .regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "sqlFunction must be schema.function in lowercase"),
   platform: z.boolean().default(false),
   /**
+   * Hour steps only, optional: fn(hours timestamptz[], workspace_ids uuid[]) recomputing those hours
+   * for those workspaces and for the platform from one read of the raw rows. The incremental hour
+   * pass calls it once per island of hours for every claimed workspace together; without it the
+   * step is called once per workspace and once for the platform. Rebuilds use sqlFunction.
+   */
+  groupedFunction: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "groupedFunction must be schema.function in lowercase")
+    .optional(),
+  /**
    * Day steps only: how a rebuild hands it days. "chunk" = the chunk's days. "month" = once per
    * calendar month, in the chunk that reaches the month's last day (or the rebuild's last day),
    * with every rebuilt day of that month: for steps that recompute whole weeks/months per call
@@ -37,7 +48,13 @@ export type RollupStep = z.infer<typeof rollupStepSchema>;
 export type RollupGrain = RollupStep["grain"];
 
 const ROLLUP_STEPS: RollupStep[] = [
-  { name: "hourly_metrics", grain: "hour", sqlFunction: "analytics.rollup_hourly_metrics", platform: true },
+  {
+    name: "hourly_metrics",
+    grain: "hour",
+    sqlFunction: "analytics.rollup_hourly_metrics",
+    platform: true,
+    groupedFunction: "analytics.rollup_hourly_metrics_grouped",
+  },
   { name: "daily_metrics", grain: "day", sqlFunction: "analytics.rollup_daily_metrics", platform: true },
   { name: "agent_performance", grain: "day", sqlFunction: "analytics.rollup_agent_performance", platform: false },
   { name: "user_daily_activity", grain: "day", sqlFunction: "analytics.rollup_user_daily_activity", platform: false },
