@@ -19,7 +19,7 @@ export const ingestRetentionEnv = z.object({
 export type IngestRetention = { eventIdsKeepDays: number };
 export type IngestPurgeResult = { idempotencyAnswers: number; eventIds: number };
 
-export function ingestRetentionFromEnv(env: NodeJS.ProcessEnv = process.env): IngestRetention {
+export function ingestRetentionFromEnv(env: Record<string, string | undefined> = process.env): IngestRetention {
   const parsed = ingestRetentionEnv.safeParse(env);
   if (!parsed.success) throw new Error(parsed.error.issues.map((issue) => issue.message).join("; "));
   return { eventIdsKeepDays: parsed.data.INGEST_DEDUPE_DAYS };
