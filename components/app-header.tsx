@@ -22,14 +22,14 @@ export function AppHeader({ account, current, workspaces, isPlatformAdmin = fals
       <Link href="/" className="brand">
         {/* eslint-disable-next-line @next/next/no-img-element -- a static 22 px SVG needs no optimisation */}
         <img src="/logo.svg" alt="" className="brand-mark" />
-        Pulseboard
+        <span className="brand-name">Pulseboard</span>
       </Link>
       <details className="menu">
         <summary className="button button-small">
           {current ? (
             <>
               <span className="visually-hidden">Workspace: </span>
-              {current.name}
+              <span className="menu-label">{current.name}</span>
             </>
           ) : (
             "Workspaces"
@@ -62,7 +62,7 @@ export function AppHeader({ account, current, workspaces, isPlatformAdmin = fals
       <details className="menu">
         <summary className="button button-small">
           <span className="visually-hidden">Account: </span>
-          {account.name ?? account.email} <span aria-hidden="true">▾</span>
+          <span className="menu-label">{account.name ?? account.email}</span> <span aria-hidden="true">▾</span>
         </summary>
         <div className="menu-panel">
           <p className="menu-heading">Signed in as</p>

@@ -150,6 +150,45 @@ test.describe("dashboards", () => {
     }
   });
 
+  test("agent page and token usage page show the numbers of SQL over raw rows", async ({ page }) => {
+    const slug = await openWorkspace(page);
+    // The 30 local days ending today, as the pages cut them (workspace time zone).
+    const window = `>= (((now() AT TIME ZONE w.timezone)::date - 29)::timestamp AT TIME ZONE w.timezone)
+                    AND %s < (((now() AT TIME ZONE w.timezone)::date + 1)::timestamp AT TIME ZONE w.timezone)`;
+    const [agent] = await sql<{ id: string; runs: number }>(
+      `SELECT a.id::text AS id, count(r.*)::int AS runs
+         FROM public.workspaces w
+         JOIN public.agents a ON a.workspace_id = w.id
+         LEFT JOIN public.agent_runs r ON r.workspace_id = w.id AND r.agent_id = a.id
+              AND r.started_at ${window.replace("%s", "r.started_at")}
+        WHERE w.slug = $1 GROUP BY a.id ORDER BY count(r.*) DESC, a.id LIMIT 1`,
+      [slug],
+    );
+    expect(agent.runs).toBeGreaterThan(0);
+    await page.goto(`/w/${slug}/agents/${agent.id}?range=30d`);
+    await expect(page.getByTestId("kpi-runs").getByTestId("kpi-value")).toHaveAttribute(
+      "data-value",
+      String(agent.runs),
+    );
+
+    const [usage] = await sql<{ tokens: string; calls: number }>(
+      `SELECT coalesce(sum(l.prompt_tokens + l.completion_tokens), 0)::text AS tokens, count(*)::int AS calls
+         FROM public.workspaces w JOIN public.llm_usage_logs l ON l.workspace_id = w.id
+        WHERE w.slug = $1 AND l.created_at ${window.replace("%s", "l.created_at")}`,
+      [slug],
+    );
+    expect(usage.calls).toBeGreaterThan(0);
+    await page.goto(`/w/${slug}/usage?range=30d`);
+    await expect(page.getByTestId("kpi-total_tokens").getByTestId("kpi-value")).toHaveAttribute(
+      "data-value",
+      usage.tokens,
+    );
+    await expect(page.getByTestId("kpi-llm_calls").getByTestId("kpi-value")).toHaveAttribute(
+      "data-value",
+      String(usage.calls),
+    );
+  });
+
   test("every dashboard page renders its cards without errors", async ({ page }) => {
     const slug = await openWorkspace(page);
     const [{ agent, user }] = await sql<{ agent: string; user: string }>(
