@@ -33,6 +33,10 @@ if (!scaleName.success) {
   process.exit(1);
 }
 const scale = SCALES[scaleName.data];
+const startLoad = os
+  .loadavg()
+  .map((l) => l.toFixed(2))
+  .join(" / ");
 const log = (line: string) => console.log(line);
 
 let serverUrl = process.env.BENCH_DATABASE_URL;
@@ -140,6 +144,10 @@ compare runs on the same machine only.
 
 - Date: ${new Date().toISOString().slice(0, 10)}
 - Machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.platform()} ${os.release()}
+- Load average (1/5/15 min) at the start: ${startLoad}; at the end: ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" / ")} (a busy machine inflates every timing)
 - Node: ${process.version}; database: ${pgVersion}
 - Scale: ${scaleLabel} (${scale.runs.toLocaleString()} runs, ${scale.activityEvents.toLocaleString()} activity events, ${scale.llmCalls.toLocaleString()} LLM calls, ${scale.workspaces} workspaces, ${scale.days} days)
 
