@@ -41,13 +41,27 @@ export const SCALES: Record<BenchScale, ScaleSpec> = {
   },
 };
 
-/** Raw tables the loader fills; their secondary indexes and foreign keys are rebuilt around the load. */
-const LOADED_TABLES = ["public.agent_runs", "analytics.user_activity", "public.llm_usage_logs"] as const;
+/**
+ * Tables the load writes (agent_run_keys: the run registry 0093 fills by trigger from agent_runs;
+ * absent before 0093, then skipped); their secondary indexes, unique constraints (not primary keys)
+ * and foreign keys are rebuilt around the load.
+ */
+const LOADED_TABLES = [
+  "public.agent_runs",
+  "public.agent_run_keys",
+  "analytics.user_activity",
+  "public.llm_usage_logs",
+] as const;
 
 /** Connections loading workspaces side by side: one per core of the 2-core benchmark machine. */
 const LOAD_CONNECTIONS = 2;
 
-type DetachedStructure = { kind: "index" | "foreign key"; name: string; table: string; definition: string };
+type DetachedStructure = {
+  kind: "index" | "unique constraint" | "foreign key";
+  name: string;
+  table: string;
+  definition: string;
+};
 
 /**
  * The benchmark's bulk loader: rows are generated inside PostgreSQL (generate_series), one
@@ -55,10 +69,10 @@ type DetachedStructure = { kind: "index" | "foreign key"; name: string; table: s
  * server's write speed, not by a client round trip per row.
  *
  * Speed (docs/notes/dashboards.md, "Benchmarks"): LOAD_CONNECTIONS connections load different
- * workspaces at once, and the loaded tables' secondary indexes and foreign keys are dropped first
- * and recreated from their exact catalog definitions afterwards (one sorted index build and one
- * validating join each, instead of a random btree insertion and an RI trigger per row); primary
- * keys and unique constraints stay. The tables stay ordinary logged tables. Deterministic: every
+ * workspaces at once, and the loaded tables' secondary indexes, unique constraints and foreign keys
+ * are dropped first and recreated from their exact catalog definitions afterwards (one sorted index
+ * build and one validating join each, instead of a random btree insertion and an RI trigger per
+ * row); primary keys stay. The tables stay ordinary logged tables. Deterministic: every
  * workspace seeds its own connection (setseed) before its rows, whichever connection loads it.
  */
 export async function loadBenchWorld(
@@ -184,27 +198,31 @@ async function loadWorkspaceDay(client: pg.PoolClient, scale: ScaleSpec, workspa
 }
 
 /**
- * Drops the loaded tables' foreign keys and the indexes that back no constraint, returning their
- * exact definitions (pg_get_constraintdef / pg_get_indexdef) for reattachStructures.
+ * Drops the loaded tables' foreign keys, unique constraints other than primary keys (e.g. 0093's
+ * (workspace_id, run_id) of agent_run_keys: random uuids, one random btree leaf per row once the
+ * index outgrows the cache) and the indexes that back no constraint, returning their exact
+ * definitions (pg_get_constraintdef / pg_get_indexdef) for reattachStructures.
  */
 export async function detachSecondaryStructures(pool: pg.Pool): Promise<DetachedStructure[]> {
   const { rows } = await pool.query<DetachedStructure>(
-    `SELECT 'foreign key' AS kind, c.conname AS name, c.conrelid::regclass::text AS table,
-            pg_get_constraintdef(c.oid) AS definition
+    `WITH loaded AS (SELECT to_regclass(t) AS oid FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL)
+     SELECT CASE c.contype WHEN 'f' THEN 'foreign key' ELSE 'unique constraint' END AS kind, c.conname AS name,
+            c.conrelid::regclass::text AS table, pg_get_constraintdef(c.oid) AS definition
        FROM pg_constraint c
-      WHERE c.contype = 'f' AND c.conrelid = ANY ($1::regclass[]) AND c.conparentid = 0
+      WHERE c.contype IN ('f', 'u') AND c.conrelid IN (SELECT oid FROM loaded) AND c.conparentid = 0
      UNION ALL
      SELECT 'index', quote_ident(n.nspname) || '.' || quote_ident(ic.relname), i.indrelid::regclass::text,
             pg_get_indexdef(i.indexrelid)
        FROM pg_index i
        JOIN pg_class ic ON ic.oid = i.indexrelid
        JOIN pg_namespace n ON n.oid = ic.relnamespace
-      WHERE i.indrelid = ANY ($1::regclass[])
+      WHERE i.indrelid IN (SELECT oid FROM loaded)
         AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)`,
     [LOADED_TABLES],
   );
-  for (const structure of rows) {
-    if (structure.kind === "foreign key") {
+  // Foreign keys first: a unique constraint another table's key references cannot be dropped.
+  for (const kind of ["foreign key", "unique constraint"] as const) {
+    for (const structure of rows.filter((s) => s.kind === kind)) {
       await pool.query(`ALTER TABLE ${structure.table} DROP CONSTRAINT ${quoteIdent(structure.name)}`);
     }
   }
@@ -215,13 +233,20 @@ export async function detachSecondaryStructures(pool: pg.Pool): Promise<Detached
 }
 
 /**
- * Recreates what detachSecondaryStructures dropped: indexes first (two at a time, one per
- * connection), then the foreign keys one by one (each validated by one join over the loaded rows).
+ * Recreates what detachSecondaryStructures dropped: indexes and unique constraints first (two at a
+ * time, one per connection), then the foreign keys one by one (each validated by one join over the
+ * loaded rows).
  */
 export async function reattachStructures(pool: pg.Pool, structures: DetachedStructure[]): Promise<void> {
   // pg_get_indexdef writes "ON ONLY" for a partitioned parent; without ONLY the index is built on
   // every partition and attached, which is what the migration did.
-  const indexes = structures.filter((s) => s.kind === "index").map((s) => s.definition.replace(/ ON ONLY /, " ON "));
+  const indexes = structures.flatMap((s) =>
+    s.kind === "index"
+      ? [s.definition.replace(/ ON ONLY /, " ON ")]
+      : s.kind === "unique constraint"
+        ? [`ALTER TABLE ${s.table} ADD CONSTRAINT ${quoteIdent(s.name)} ${s.definition}`]
+        : [],
+  );
   const run = async (statements: string[]) => {
     for (let next = statements.shift(); next; next = statements.shift()) await pool.query(next);
   };
