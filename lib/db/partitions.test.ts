@@ -85,6 +85,8 @@ describe("partitioned raw tables (0060)", () => {
       "public.agent_runs USING brin (started_at)",
       "public.agent_runs USING btree (workspace_id, id)",
       "public.llm_usage_logs USING brin (created_at)",
+      // 0096: calls waiting for a run that has not arrived yet (only those rows are indexed).
+      "public.llm_usage_logs USING btree (workspace_id, pending_run_external_id) WHERE (pending_run_external_id IS NOT NULL)",
       "public.llm_usage_logs USING btree (workspace_id, run_id) WHERE (run_id IS NOT NULL)",
       "public.run_stages USING btree (workspace_id, run_id)",
     ]);
@@ -97,6 +99,7 @@ describe("partitioned raw tables (0060)", () => {
       "idx_agent_runs_id",
       "idx_agent_runs_started_brin",
       "idx_llm_usage_logs_created_brin",
+      "idx_llm_usage_logs_pending_run",
       "idx_llm_usage_logs_run",
       "idx_run_stages_run",
       "llm_usage_logs_pkey",
