@@ -78,7 +78,7 @@ beforeAll(async () => {
   ids.r2 = await run(ids.w1, "r2", ids.a1, ids.u1b);
   ids.r3 = await run(ids.w2, "r3", ids.a2, ids.u2a);
   await db.owner.query(
-    "INSERT INTO public.run_stages (workspace_id, run_id, stage_index, name, started_at) VALUES ($1, $2, 0, 'retrieve', now()), ($1, $3, 0, 'retrieve', now())",
+    "INSERT INTO public.run_stages (workspace_id, run_id, stage_index, name, started_at) SELECT workspace_id, id, 0, 'retrieve', started_at FROM public.agent_runs WHERE workspace_id = $1 AND id IN ($2, $3)",
     [ids.w1, ids.r1, ids.r2],
   );
   await db.owner.query(
