@@ -25,6 +25,29 @@ export async function ensurePartitions(pool: pg.Pool | pg.PoolClient, monthsAhea
   return rows[0]?.created ?? 0;
 }
 
+/**
+ * Creates the monthly partitions of every partitioned raw table for each UTC month that `from`..`to`
+ * touches (existing ones are left alone). Loaders of history call it before writing, so old rows
+ * land in their month's partition rather than the default partition (which maintenance only
+ * creates from the current month on). Returns how many partitions it created.
+ */
+export async function ensurePartitionsCovering(
+  pool: pg.Pool | pg.PoolClient | pg.Client,
+  from: Date,
+  to: Date,
+): Promise<number> {
+  if (!(from <= to))
+    throw new Error(`ensurePartitionsCovering: from (${from.toISOString()}) is after to (${to.toISOString()})`);
+  const { rows } = await pool.query<{ created: number }>(
+    `SELECT count(*) FILTER (WHERE app.create_month_partition(t.parent::regclass, m))::int AS created
+       FROM unnest($1::text[]) AS t(parent)
+      CROSS JOIN generate_series(date_trunc('month', $2::timestamptz, 'UTC'), date_trunc('month', $3::timestamptz, 'UTC'),
+                                 interval '1 month') AS m`,
+    [PARTITIONED_RAW_TABLES, from, to],
+  );
+  return rows[0]?.created ?? 0;
+}
+
 const partitionRowSchema = z.object({
   parent: z.string(),
   partition: z.string(),

@@ -108,6 +108,28 @@ describe("seedDemoWorld (small scale, fixed seed and now)", () => {
     expect(rows[0].errors).toBeGreaterThanOrEqual(3);
   });
 
+  it("puts history into its months' partitions, never the default partition", async () => {
+    const { rows } = await first.owner.query<{ parent: string; months: number; default_rows: number }>(
+      `SELECT t.parent,
+              (SELECT count(*)::int FROM app.time_partitions(t.parent::regclass) p
+                WHERE NOT p.is_default AND p.range_start < $1::timestamptz) AS months,
+              (SELECT count(*)::int FROM raw_partitions.user_activity_default WHERE t.parent = 'analytics.user_activity')
+            + (SELECT count(*)::int FROM raw_partitions.llm_usage_logs_default WHERE t.parent = 'public.llm_usage_logs')
+            + (SELECT count(*)::int FROM raw_partitions.agent_runs_default WHERE t.parent = 'public.agent_runs')
+            + (SELECT count(*)::int FROM raw_partitions.run_stages_default WHERE t.parent = 'public.run_stages') AS default_rows
+         FROM unnest(ARRAY['analytics.user_activity', 'public.llm_usage_logs', 'public.agent_runs', 'public.run_stages']) AS t(parent)
+        ORDER BY 1`,
+      [NOW],
+    );
+    // 90 days back from 2025-06-15 reach into March: March, April, May and June.
+    expect(rows).toEqual([
+      { parent: "analytics.user_activity", months: 4, default_rows: 0 },
+      { parent: "public.agent_runs", months: 4, default_rows: 0 },
+      { parent: "public.llm_usage_logs", months: 4, default_rows: 0 },
+      { parent: "public.run_stages", months: 4, default_rows: 0 },
+    ]);
+  });
+
   it("writes nothing after now", async () => {
     const { rows } = await first.owner.query<{ late: number }>(
       `SELECT ((SELECT count(*) FROM public.agent_runs WHERE started_at > $1 OR finished_at > $1)

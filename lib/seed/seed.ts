@@ -1,4 +1,5 @@
 import pg from "pg";
+import { ensurePartitionsCovering } from "@/lib/db/partitions";
 import { z } from "zod";
 import { hashPassword } from "@/lib/auth/password";
 import { CopyBuffer } from "./copy";
@@ -188,6 +189,14 @@ export async function seedDemoWorld(
       await truncateTenantData(client);
       log("wiped existing workspace data");
     }
+
+    // History lands in its month's partition, not the default one (maintenance creates months
+    // from the current one on): a 90-day world spans up to four months.
+    await ensurePartitionsCovering(
+      client,
+      new Date(nowMs - (config.days + 2) * 86_400_000),
+      new Date(nowMs + 86_400_000),
+    );
 
     const workspaces = planWorkspaces(config, options.seed, nowMs);
     await client.query(
