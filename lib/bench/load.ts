@@ -209,7 +209,10 @@ export async function detachSecondaryStructures(pool: pg.Pool): Promise<Detached
      SELECT CASE c.contype WHEN 'f' THEN 'foreign key' ELSE 'unique constraint' END AS kind, c.conname AS name,
             c.conrelid::regclass::text AS table, pg_get_constraintdef(c.oid) AS definition
        FROM pg_constraint c
-      WHERE c.contype IN ('f', 'u') AND c.conrelid IN (SELECT oid FROM loaded) AND c.conparentid = 0
+      WHERE c.conparentid = 0
+        AND ((c.contype IN ('f', 'u') AND c.conrelid IN (SELECT oid FROM loaded))
+             -- and other tables' keys that reference a loaded table (0120: run_stages → agent_run_keys)
+             OR (c.contype = 'f' AND c.confrelid IN (SELECT oid FROM loaded)))
      UNION ALL
      SELECT 'index', quote_ident(n.nspname) || '.' || quote_ident(ic.relname), i.indrelid::regclass::text,
             pg_get_indexdef(i.indexrelid)

@@ -78,6 +78,8 @@ describe("partitioned raw tables (0060)", () => {
       "UNIQUE analytics.user_activity USING btree (workspace_id, created_at, id)",
       "UNIQUE public.agent_run_keys USING btree (workspace_id, external_id)",
       "UNIQUE public.agent_run_keys USING btree (workspace_id, run_id)",
+      // 0120: the stages' foreign key target (started_at included so a moved run moves its stages).
+      "UNIQUE public.agent_run_keys USING btree (workspace_id, run_id, started_at)",
       "UNIQUE public.agent_runs USING btree (workspace_id, started_at, id)",
       "UNIQUE public.llm_usage_logs USING btree (workspace_id, created_at, id)",
       "UNIQUE public.run_stages USING btree (workspace_id, started_at, run_id, stage_index)",
@@ -93,6 +95,7 @@ describe("partitioned raw tables (0060)", () => {
     expect(rows.map((r) => r.name)).toEqual([
       "agent_run_keys_pkey",
       "agent_run_keys_run_key",
+      "agent_run_keys_run_start_key",
       "agent_runs_pkey",
       "analytics.idx_user_activity_created_at_brin",
       "analytics.user_activity_pkey",
@@ -133,7 +136,7 @@ describe("partitioned raw tables (0060)", () => {
     await db.owner.query("DELETE FROM analytics.user_activity WHERE workspace_id = $1", [ws]);
   });
 
-  it("a month whose runs sit in agent_runs' default partition is skipped (foreign keys reference it); stages move", async () => {
+  it("a month whose runs sit in agent_runs' default partition is created and the runs move in, with stages and keys", async () => {
     const agent = (
       await one<{ id: string }>(
         "INSERT INTO public.agents (workspace_id, external_id, name) VALUES ($1, 'a-far', 'Far') RETURNING id",
@@ -153,14 +156,17 @@ describe("partitioned raw tables (0060)", () => {
        VALUES ($1, $2, 0, 'plan', 7, ${far}), ($1, $2, 1, 'act', 8, ${far})`,
       [ws, run],
     );
-    // Months 9 and 10 of four tables, less agent_runs' month 10.
-    expect(await ensurePartitions(db.owner, 10)).toBe(7);
+    // Months 9 and 10 of all four tables. (Before 0120 foreign keys referenced agent_runs, so rows
+    // could not leave its default partition and its month 10 was skipped.)
+    expect(await ensurePartitions(db.owner, 10)).toBe(8);
     const names = (await listPartitions(db.owner)).map((p) => p.partition);
-    expect(names).toContain(`raw_partitions.agent_runs_p${monthLabel(9)}`);
-    expect(names).not.toContain(`raw_partitions.agent_runs_p${monthLabel(10)}`);
+    expect(names).toContain(`raw_partitions.agent_runs_p${monthLabel(10)}`);
     expect(await one("SELECT count(*)::int AS n FROM raw_partitions.agent_runs_default WHERE id = $1", [run])).toEqual({
-      n: 1,
+      n: 0,
     });
+    expect(
+      await one(`SELECT count(*)::int AS n FROM raw_partitions.agent_runs_p${monthLabel(10)} WHERE id = $1`, [run]),
+    ).toEqual({ n: 1 });
     expect(
       await one(
         `SELECT count(*)::int AS n, sum(prompt_tokens)::int AS tokens FROM raw_partitions.run_stages_p${monthLabel(10)}`,
@@ -174,9 +180,7 @@ describe("partitioned raw tables (0060)", () => {
         [ws, run],
       ),
     ).toEqual({ stages: 2, keys: 1 });
-    // Once the run is gone, the month can be created.
-    await db.owner.query("DELETE FROM public.agent_runs WHERE workspace_id = $1 AND id = $2", [ws, run]);
-    expect(await ensurePartitions(db.owner, 10)).toBe(1);
+    expect(await ensurePartitions(db.owner, 10)).toBe(0);
   });
 
   it("the app role cannot reach a partition directly, only the parent under RLS", async () => {
