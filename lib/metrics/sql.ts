@@ -16,7 +16,8 @@ import type { Granularity } from "./range";
  *   analytics.llm_usage_hourly      local hour × provider × model × agent × error_type
  *   analytics.llm_usage_user_daily  local day × user × provider × model × agent
  *   analytics.stage_daily           local day (of the run's start) × agent × stage × model × status
- *   analytics.user_daily_activity   local day × user (active users, new users)
+ *   analytics.user_daily_activity   local day × user (active users)
+ *   analytics.user_first_active_days user → first active day (new users; 0114)
  *   analytics.hourly_metrics        UTC hour (active users per hour only)
  * `hour` columns hold the instant a workspace-local hour starts; `AT TIME ZONE tz` turns it back
  * into the wall-clock hour, which date_trunc turns into day/week (Monday)/month buckets.
@@ -350,24 +351,23 @@ function activeUsersHourly(): Source {
   };
 }
 
-/** New users: first active day (over the user's whole history) inside the bucket. */
+/**
+ * New users: first active day (over the user's whole history) inside the bucket, from
+ * analytics.user_first_active_days (0114: each user's min activity_date, kept by triggers on
+ * user_daily_activity) — an index range count, not a min over every user-day of the workspace.
+ */
 function newUsers(): Source {
   return {
-    table: "analytics.user_daily_activity",
+    table: "analytics.user_first_active_days",
     granularities: DAILY,
     groupBys: [null],
     filters: [],
     build: (ctx) => Prisma.sql`
-      WITH first_days AS (
-        SELECT d.user_id, min(d.activity_date) AS first_day
-        FROM analytics.user_daily_activity d
-        WHERE d.workspace_id = ${ctx.workspaceId}::uuid AND d.activity_date < ${ctx.to}::timestamp::date
-        GROUP BY d.user_id
-      )
       SELECT ${bucketOf(ctx, Prisma.sql`f.first_day::timestamp`)} AS bucket, NULL::text AS key, NULL::text AS label,
              count(*)::float8 AS v
-      FROM first_days f
-      WHERE f.first_day >= ${ctx.from}::timestamp::date
+      FROM analytics.user_first_active_days f
+      WHERE f.workspace_id = ${ctx.workspaceId}::uuid
+        AND f.first_day >= ${ctx.from}::timestamp::date AND f.first_day < ${ctx.to}::timestamp::date
       GROUP BY 1`,
   };
 }
