@@ -21,8 +21,10 @@ afterAll(async () => {
 });
 
 async function resetWorld() {
+  // agent_run_keys (the run registry, 0093/0120) has no foreign key to workspaces, so the cascade
+  // does not reach it; the fixed run ids of the next world would meet stale keys.
   await db.owner.query(
-    "TRUNCATE public.workspaces, analytics.rollup_platform_dirty_hours, analytics.rollup_rebuild_progress CASCADE",
+    "TRUNCATE public.workspaces, public.agent_run_keys, analytics.rollup_platform_dirty_hours, analytics.rollup_rebuild_progress CASCADE",
   );
 }
 beforeEach(resetWorld);
