@@ -20,6 +20,7 @@ export async function benchRollups(ctx: BenchContext): Promise<BenchResult[]> {
   const rebuild = await rebuildRollups(owner, { from, to, chunkDays: 7 });
   // The rebuild covered everything the loader marked dirty.
   await owner.query("DELETE FROM analytics.rollup_dirty_hours");
+  await owner.query("DELETE FROM analytics.rollup_day_dirty_hours");
   await owner.query("DELETE FROM analytics.rollup_platform_dirty_hours");
   const { rows: counts } = await owner.query<{ runs: string; events: string; calls: string }>(
     `SELECT (SELECT count(*) FROM public.agent_runs) AS runs, (SELECT count(*) FROM analytics.user_activity) AS events,
