@@ -342,6 +342,37 @@ describe("agent_runs and run_stages partitions", () => {
     expect(await count("SELECT 1 FROM public.agent_run_keys WHERE run_id = $1", [doomedRun])).toBe(0);
   });
 
+  it("deleting or truncating a workspace removes its run keys too (0122), so a later run may reuse the id", async () => {
+    const doomed = (
+      await one<{ id: string }>("INSERT INTO public.workspaces (slug, name) VALUES ('doomed', 'Doomed') RETURNING id")
+    ).id;
+    const ids = {
+      agent: (
+        await one<{ id: string }>(
+          "INSERT INTO public.agents (workspace_id, external_id, name) VALUES ($1, 'a', 'A') RETURNING id",
+          [doomed],
+        )
+      ).id,
+      user: (
+        await one<{ id: string }>(
+          "INSERT INTO public.users (workspace_id, external_id) VALUES ($1, 'u') RETURNING id",
+          [doomed],
+        )
+      ).id,
+    };
+    await insertRun("doomed-run", inMonth(0), doomed, ids);
+    expect(await count("SELECT 1 FROM public.agent_run_keys WHERE workspace_id = $1", [doomed])).toBe(1);
+    await db.owner.query("DELETE FROM public.workspaces WHERE id = $1", [doomed]);
+    expect(await count("SELECT 1 FROM public.agent_run_keys WHERE workspace_id = $1", [doomed])).toBe(0);
+    // TRUNCATE … CASCADE follows foreign keys only (no triggers): the keys' own reference to the
+    // workspace is what empties the registry.
+    const { rows } = await db.owner.query<{ tables: string[] }>(
+      `SELECT array_agg(conrelid::regclass::text ORDER BY 1) AS tables FROM pg_constraint
+        WHERE contype = 'f' AND confrelid = 'public.workspaces'::regclass AND conrelid = 'public.agent_run_keys'::regclass`,
+    );
+    expect(rows[0].tables).toEqual(["agent_run_keys"]);
+  });
+
   it("a call may only name a registered run", async () => {
     await expect(
       db.owner.query(
