@@ -134,6 +134,44 @@ describe("daily totals (0110)", () => {
     expect(await histogramDifferences("llm")).toBe(0);
   });
 
+  it("0115: the dimension daily tables are the hourly rows merged per local day, sums and histograms", async () => {
+    for (const [hourly, daily, dims, sums, keys, counts] of [
+      [
+        "analytics.run_hourly",
+        "analytics.run_daily",
+        "agent_id::text, coalesce(model, '-'), status, coalesce(error_type, '-')",
+        "sum(runs)::numeric, sum(credits)::numeric, sum(runtime_runs)::numeric, sum(runtime_sum_seconds)::numeric, sum(rated_runs)::numeric, sum(rating_sum)::numeric",
+        "runtime_hist_keys",
+        "runtime_hist_counts",
+      ],
+      [
+        "analytics.llm_usage_hourly",
+        "analytics.llm_usage_daily",
+        "provider, model, coalesce(agent_id::text, '-'), coalesce(error_type, '-')",
+        "sum(calls)::numeric, sum(failed_calls)::numeric, sum(total_tokens)::numeric, sum(cost_usd)::numeric, sum(unpriced_calls)::numeric, sum(latency_ms_sum)::numeric",
+        "latency_hist_keys",
+        "latency_hist_counts",
+      ],
+    ] as const) {
+      const { rows } = await db.owner.query<{ sums_differ: number; hist_differ: number; daily_rows: number }>(
+        `WITH hs AS (SELECT (hour AT TIME ZONE $2)::date AS day, ${dims}, ${sums} FROM ${hourly} WHERE workspace_id = $1 GROUP BY 1, ${dims}),
+              ds AS (SELECT day, ${dims}, ${sums} FROM ${daily} WHERE workspace_id = $1 GROUP BY 1, ${dims}),
+              hh AS (SELECT (r.hour AT TIME ZONE $2)::date AS day, ${dims.replace(/(agent_id|model|status|error_type|provider)/g, "r.$1")}, h.k, sum(h.c)::bigint AS c
+                     FROM ${hourly} r, unnest(r.${keys}, r.${counts}) AS h(k, c) WHERE r.workspace_id = $1 GROUP BY 1, ${dims.replace(/(agent_id|model|status|error_type|provider)/g, "r.$1")}, h.k),
+              dh AS (SELECT r.day, ${dims.replace(/(agent_id|model|status|error_type|provider)/g, "r.$1")}, h.k, h.c::bigint AS c
+                     FROM ${daily} r, unnest(r.${keys}, r.${counts}) AS h(k, c) WHERE r.workspace_id = $1)
+         SELECT ((SELECT count(*) FROM (SELECT * FROM hs EXCEPT SELECT * FROM ds) a)
+               + (SELECT count(*) FROM (SELECT * FROM ds EXCEPT SELECT * FROM hs) b))::int AS sums_differ,
+                ((SELECT count(*) FROM (SELECT * FROM hh EXCEPT SELECT * FROM dh) a)
+               + (SELECT count(*) FROM (SELECT * FROM dh EXCEPT SELECT * FROM hh) b))::int AS hist_differ,
+                (SELECT count(*) FROM ${daily} WHERE workspace_id = $1)::int AS daily_rows`,
+        [workspaceId, TZ],
+      );
+      expect(rows[0], daily).toEqual({ sums_differ: 0, hist_differ: 0, daily_rows: rows[0].daily_rows });
+      expect(rows[0].daily_rows, daily).toBeGreaterThan(50);
+    }
+  });
+
   it("follow deletes, updates and truncation of the hourly rows", async () => {
     const day = "2026-05-10";
     const before = await db.owner.query<{ runs: string }>(
@@ -200,9 +238,16 @@ describe("daily totals (0110)", () => {
     expect(planMetric("llm_latency_p95", { ...ctx, granularity: "week", groupBy: null })?.table).toBe(
       "analytics.llm_usage_daily_totals",
     );
-    // Hours, a group-by or a filter still go to the hourly table.
+    // Hours still go to the hourly tables; a group-by or a filter to the dimension daily tables (0115).
     expect(planMetric("runs", { ...ctx, granularity: "hour", groupBy: null })?.table).toBe("analytics.run_hourly");
-    expect(planMetric("runs", { ...ctx, granularity: "day", groupBy: "agent" })?.table).toBe("analytics.run_hourly");
+    expect(planMetric("runs", { ...ctx, granularity: "hour", groupBy: "agent" })?.table).toBe("analytics.run_hourly");
+    expect(planMetric("runs", { ...ctx, granularity: "day", groupBy: "agent" })?.table).toBe("analytics.run_daily");
+    expect(
+      planMetric("cost_usd", { ...ctx, granularity: "week", groupBy: "model", filters: { provider: "openai" } })?.table,
+    ).toBe("analytics.llm_usage_daily");
+    expect(planMetric("cost_usd", { ...ctx, granularity: "day", groupBy: "user" })?.table).toBe(
+      "analytics.llm_usage_user_daily",
+    );
 
     for (const granularity of ["day", "week"] as const) {
       for (const [metric, table, keys, counts, fraction, divisor] of [

@@ -11,6 +11,7 @@ import type { Granularity } from "./range";
  * Sources (DDL in prisma/migrations/0003, 0020, 0025, 0110):
  *   analytics.run_daily_totals      local day (no dimension; day's runtime histogram pre-merged)
  *   analytics.llm_usage_daily_totals local day (no dimension; day's latency histogram pre-merged)
+ *   analytics.run_daily / llm_usage_daily  run_hourly / llm_usage_hourly merged per local day (0115)
  *   analytics.run_hourly            local hour × agent × model × status × error_type
  *   analytics.run_user_daily        local day × user × agent
  *   analytics.llm_usage_hourly      local hour × provider × model × agent × error_type
@@ -170,6 +171,36 @@ const TABLES: RollupTable[] = [
     time: { column: "day", kind: "day" },
     dimensions: {},
     filters: {},
+    measures: LLM_MEASURES,
+    granularities: DAILY,
+  },
+  // The hourly dimension rows merged per local day (0115): grouped/filtered day/week/month/total
+  // series read ~7–20× fewer rows than from the hourly tables. Before them, so they win.
+  {
+    table: "analytics.run_daily",
+    accelerates: true,
+    time: { column: "day", kind: "day" },
+    dimensions: {
+      agent: AGENT,
+      model: { key: "coalesce(t.model, '(none)')" },
+      status: { key: "t.status" },
+      error_type: { key: "coalesce(t.error_type, '(none)')" },
+    },
+    filters: { agentId: "t.agent_id = {}::uuid", model: "t.model = {}" },
+    measures: RUN_HOURLY_MEASURES,
+    granularities: DAILY,
+  },
+  {
+    table: "analytics.llm_usage_daily",
+    accelerates: true,
+    time: { column: "day", kind: "day" },
+    dimensions: {
+      agent: AGENT,
+      model: { key: "t.model" },
+      provider: { key: "t.provider" },
+      error_type: { key: "coalesce(t.error_type, '(none)')" },
+    },
+    filters: { agentId: "t.agent_id = {}::uuid", model: "t.model = {}", provider: "t.provider = {}" },
     measures: LLM_MEASURES,
     granularities: DAILY,
   },
