@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensurePartitionsCovering } from "@/lib/db/partitions";
 import { createTestDatabase, type TestDatabase } from "@/lib/testing/db";
 import { loadBenchWorld, type ScaleSpec } from "./load";
 
@@ -11,10 +12,11 @@ const TINY: ScaleSpec = {
   workspaces: 3,
   usersPerWorkspace: 20,
   agentsPerWorkspace: 4,
-  runs: 3 * 12 * 50,
-  activityEvents: 3 * 12 * 80,
-  llmCalls: 3 * 12 * 40,
-  days: 12,
+  runs: 3 * 40 * 20,
+  activityEvents: 3 * 40 * 30,
+  llmCalls: 3 * 40 * 15,
+  // Longer than any month, so the history always spans a month boundary (partitions).
+  days: 40,
 };
 
 let first: TestDatabase;
@@ -62,13 +64,20 @@ afterAll(async () => {
 
 describe("loadBenchWorld", () => {
   it("loads exact counts, deterministically, and leaves every index and constraint as migrated", async () => {
+    // The loader creates the month partitions its history spans; create them first so the
+    // structure comparison below is about what the load detaches and rebuilds.
+    await ensurePartitionsCovering(
+      first.owner,
+      new Date(Date.now() - 42 * 86_400_000),
+      new Date(Date.now() + 86_400_000),
+    );
     const before = await structures(first);
     let lastProgress = 0;
     await loadBenchWorld(first.owner, TINY, (done, total) => {
-      expect(total).toBe(3 * 12);
+      expect(total).toBe(3 * 40);
       lastProgress = done;
     });
-    expect(lastProgress).toBe(36);
+    expect(lastProgress).toBe(120);
     expect(await structures(first)).toEqual(before);
 
     const loaded = await fingerprint(first);
@@ -84,7 +93,14 @@ describe("loadBenchWorld", () => {
     const days = await first.owner.query<{ n: string }>(
       "SELECT count(DISTINCT (workspace_id, date_trunc('day', started_at))) AS n FROM public.agent_runs",
     );
-    expect(Number(days.rows[0].n)).toBe(3 * 12);
+    expect(Number(days.rows[0].n)).toBe(3 * 40);
+
+    // History sits in its months' partitions, never the default ones.
+    const inDefault = await first.owner.query<{ n: string }>(
+      `SELECT (SELECT count(*) FROM raw_partitions.agent_runs_default) + (SELECT count(*) FROM raw_partitions.llm_usage_logs_default)
+            + (SELECT count(*) FROM raw_partitions.user_activity_default) AS n`,
+    );
+    expect(Number(inDefault.rows[0].n)).toBe(0);
 
     await loadBenchWorld(second.owner, TINY, () => {});
     expect(await fingerprint(second)).toEqual(loaded);

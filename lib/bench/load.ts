@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { ensurePartitionsCovering } from "@/lib/db/partitions";
 import type { BenchScale } from "./types";
 
 export type ScaleSpec = {
@@ -102,6 +103,15 @@ export async function loadBenchWorld(
       [workspaceId, scale.agentsPerWorkspace],
     );
   }
+
+  // The loaded history goes into its months' partitions, as it would in production (the scheduler
+  // creates months ahead); without this, all but the current month would pile into the default
+  // partitions and every range scan of the bench would read them.
+  await ensurePartitionsCovering(
+    pool,
+    new Date(Date.now() - (scale.days + 2) * 86_400_000),
+    new Date(Date.now() + 86_400_000),
+  );
 
   const steps = scale.workspaces * scale.days;
   let done = 0;
