@@ -115,10 +115,15 @@ export async function withWorkspaceContext<T>(
   fn: (tx: Tx) => Promise<T>,
   client: PrismaClient = appPrisma(),
 ): Promise<T> {
-  return client.$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT set_config('app.current_workspace_id', ${workspaceId}, true)`;
-    return fn(tx);
-  });
+  // Prisma's defaults (5 s, 2 s to get a connection) are sized for page reads; a 1,000-event batch
+  // on a busy 2-core machine can take seconds, and hitting the limit answers 503 to a valid batch.
+  return client.$transaction(
+    async (tx) => {
+      await tx.$executeRaw`SELECT set_config('app.current_workspace_id', ${workspaceId}, true)`;
+      return fn(tx);
+    },
+    { timeout: 20_000, maxWait: 10_000 },
+  );
 }
 
 /**
