@@ -150,7 +150,7 @@ test.describe("dashboards", () => {
     }
   });
 
-  test("agent page and token usage page show the numbers of SQL over raw rows", async ({ page }) => {
+  test("agents, agent, token usage and platform pages show the numbers of SQL over raw rows", async ({ page }) => {
     const slug = await openWorkspace(page);
     // The 30 local days ending today, as the pages cut them (workspace time zone).
     const window = `>= (((now() AT TIME ZONE w.timezone)::date - 29)::timestamp AT TIME ZONE w.timezone)
@@ -169,6 +169,25 @@ test.describe("dashboards", () => {
     await expect(page.getByTestId("kpi-runs").getByTestId("kpi-value")).toHaveAttribute(
       "data-value",
       String(agent.runs),
+    );
+
+    // The agents table (sorted by runs, so the busiest agent is on the first page) and the
+    // platform page (one row per workspace) show the same counts.
+    await page.goto(`/w/${slug}/agents?range=30d`);
+    await expect(
+      page.getByTestId("agents-table").locator(`tr[data-row-id="${agent.id}"] td[data-column="runs"]`),
+    ).toHaveAttribute("data-value", String(agent.runs));
+    const [workspace] = await sql<{ id: string; runs: number }>(
+      `SELECT w.id::text AS id, count(r.*)::int AS runs
+         FROM public.workspaces w
+         LEFT JOIN public.agent_runs r ON r.workspace_id = w.id AND r.started_at ${window.replace("%s", "r.started_at")}
+        WHERE w.slug = $1 GROUP BY w.id`,
+      [slug],
+    );
+    await page.goto(`/platform?range=30d`);
+    await expect(page.locator(`tr[data-row-id="${workspace.id}"] td[data-column="runs"]`)).toHaveAttribute(
+      "data-value",
+      String(workspace.runs),
     );
 
     const [usage] = await sql<{ tokens: string; calls: number }>(
