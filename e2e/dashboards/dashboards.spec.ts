@@ -177,14 +177,23 @@ test.describe("dashboards", () => {
     await expect(
       page.getByTestId("agents-table").locator(`tr[data-row-id="${agent.id}"] td[data-column="runs"]`),
     ).toHaveAttribute("data-value", String(agent.runs));
+    // The platform page cuts one date range (shown in its subtitle) into each workspace's own local
+    // days; in the hours where a workspace's local date differs from the server's, that is not the
+    // workspace pages' "last 30 days", so the expected count uses the page's dates.
+    await page.goto(`/platform?range=30d`);
+    const subtitle = await page.locator(".page-subtitle").innerText();
+    const [, from, to] = subtitle.match(/(\d{4}-\d{2}-\d{2}) – (\d{4}-\d{2}-\d{2})/) ?? [];
+    expect(from, subtitle).toBeTruthy();
     const [workspace] = await sql<{ id: string; runs: number }>(
       `SELECT w.id::text AS id, count(r.*)::int AS runs
          FROM public.workspaces w
-         LEFT JOIN public.agent_runs r ON r.workspace_id = w.id AND r.started_at ${window.replace("%s", "r.started_at")}
+         LEFT JOIN public.agent_runs r ON r.workspace_id = w.id
+              AND r.started_at >= ($2::date::timestamp AT TIME ZONE w.timezone)
+              AND r.started_at < (($3::date + 1)::timestamp AT TIME ZONE w.timezone)
         WHERE w.slug = $1 GROUP BY w.id`,
-      [slug],
+      [slug, from, to],
     );
-    await page.goto(`/platform?range=30d`);
+    expect(workspace.runs).toBeGreaterThan(0);
     await expect(page.locator(`tr[data-row-id="${workspace.id}"] td[data-column="runs"]`)).toHaveAttribute(
       "data-value",
       String(workspace.runs),
