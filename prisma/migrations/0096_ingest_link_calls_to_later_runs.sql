@@ -13,7 +13,22 @@ ALTER TABLE public.llm_usage_logs ADD CONSTRAINT llm_usage_logs_pending_run_leng
 CREATE INDEX idx_llm_usage_logs_pending_run ON public.llm_usage_logs (workspace_id, pending_run_external_id)
     WHERE pending_run_external_id IS NOT NULL;
 
--- app.ingest_write_batch as in 0094, plus the two steps above (marked "pending").
+-- app.ingest_write_batch as in 0094, plus:
+--   * pending calls (above): a call stores the run it names when that run is unknown; the batch
+--     that creates the run links its waiting calls — behind an existence probe of the partial
+--     index, because the UPDATE's cached generic plan cost ~19 ms per batch while linking nothing;
+--   * existing runs are updated by primary-key values resolved through agent_run_keys first, so a
+--     planner working from stale statistics (every new workspace until its next ANALYZE) cannot
+--     hash all of the workspace's runs and compare each with the batch (130–210 ms per 100
+--     finishes measured with the join form of 0094);
+--   * users and agents the batch names are probed before INSERT … ON CONFLICT DO NOTHING
+--     (1,000 existing users: 3.7–4.3 ms → 1.35–1.5 ms);
+--   * the LLM call's run lookup (registry joined to agent_runs) carries LIMIT 1: without it the
+--     planner flattened the subquery and, for a workspace new at the last ANALYZE, re-joined all
+--     of its run keys with their runs for every call before filtering on the external id. The
+--     medium bench found it: 2,601 keys × 500 calls, 4 s per batch, which Prisma's transaction
+--     limit turned into 503s.
+-- (Written during session 2 as five successive migrations, folded into this one before landing.)
 CREATE OR REPLACE FUNCTION app.ingest_write_batch(
     p_workspace_id uuid,
     p_users        jsonb,  -- [{external_id, email, first_seen}]
@@ -30,12 +45,18 @@ AS $$
 DECLARE
     touched      timestamptz[] := '{}';
     inserted_ids text[] := '{}';
+    existing_ids    uuid[];
+    existing_starts timestamptz[];
 BEGIN
     -- Users: insert the missing ones; update only rows whose e-mail changed (an ON CONFLICT DO
     -- UPDATE would lock every row of the batch).
     INSERT INTO public.users (workspace_id, external_id, email, created_at)
     SELECT p_workspace_id, u.external_id, u.email, u.first_seen
       FROM jsonb_to_recordset(p_users) AS u(external_id text, email text, first_seen timestamptz)
+     -- Nearly every user of a batch exists already: an index probe is cheaper than the insert path
+     -- (tuple, RLS check, constraints, then the conflict). ON CONFLICT stays for concurrent batches.
+     WHERE NOT EXISTS (SELECT 1 FROM public.users x
+                        WHERE x.workspace_id = p_workspace_id AND x.external_id = u.external_id)
      ORDER BY u.external_id
     ON CONFLICT (workspace_id, external_id) DO NOTHING;
     IF cardinality(p_link_users) > 0 THEN
@@ -49,6 +70,8 @@ BEGIN
         INSERT INTO public.agents (workspace_id, external_id, name)
         SELECT p_workspace_id, a.external_id, coalesce(a.name, a.external_id)
           FROM jsonb_to_recordset(p_agents) AS a(external_id text, name text)
+         WHERE NOT EXISTS (SELECT 1 FROM public.agents x
+                            WHERE x.workspace_id = p_workspace_id AND x.external_id = a.external_id)
          ORDER BY a.external_id
         ON CONFLICT (workspace_id, external_id) DO NOTHING;
         UPDATE public.agents t SET name = a.name, updated_at = now()
@@ -95,7 +118,11 @@ BEGIN
         -- Calls that named one of these runs before it existed (an OTLP exporter sends a model
         -- call's span as soon as it ends, usually before its agent span) get their run now, and
         -- their agent if they had none; their hours are re-marked so the rollups see the link.
-        IF cardinality(inserted_ids) > 0 THEN
+        -- Guarded by a probe of the partial index: nearly always nothing waits, and the UPDATE's cached
+        -- generic plan (a join over the registry and the runs) costs far more than the probe.
+        IF cardinality(inserted_ids) > 0
+           AND EXISTS (SELECT 1 FROM public.llm_usage_logs w
+                        WHERE w.workspace_id = p_workspace_id AND w.pending_run_external_id = ANY (inserted_ids)) THEN
             WITH linked AS (
                 UPDATE public.llm_usage_logs l SET
                        run_id = k.run_id,
@@ -116,6 +143,17 @@ BEGIN
         -- run's own started_at is kept, so its hour (possibly long ago) is what gets marked dirty.
         -- The registry gives each run's started_at, so the run is reached by its primary key in one
         -- partition.
+        -- The batch's existing runs are resolved through the registry first, one index probe each,
+        -- and the UPDATE then names them by primary key values (started_at, id): its plan cannot
+        -- degrade into hashing the workspace's whole run history when the statistics are stale
+        -- (a new workspace; measured 130–210 ms per 100 finishes before, see docs/notes/scale.md).
+        SELECT coalesce(array_agg(k.run_id), '{}'), coalesce(array_agg(k.started_at), '{}')
+          INTO existing_ids, existing_starts
+          FROM jsonb_to_recordset(p_runs) AS i(run_id text)
+          JOIN LATERAL (SELECT k.run_id, k.started_at FROM public.agent_run_keys k
+                         WHERE k.workspace_id = p_workspace_id AND k.external_id = i.run_id) k ON true
+         WHERE NOT (i.run_id = ANY (inserted_ids));
+
         WITH upd AS (
             UPDATE public.agent_runs r SET
                    status = CASE WHEN r.status = 'running' THEN i.status ELSE r.status END,
@@ -131,9 +169,9 @@ BEGIN
                    updated_at = now()
               FROM jsonb_to_recordset(p_runs) AS i(run_id text, status text, finished_at timestamptz, credits numeric,
                        model text, error_type text, error_message text, rating smallint)
-              JOIN public.agent_run_keys k ON k.workspace_id = p_workspace_id AND k.external_id = i.run_id
-             WHERE r.workspace_id = p_workspace_id AND r.started_at = k.started_at AND r.id = k.run_id
-               AND NOT (i.run_id = ANY (inserted_ids))
+             WHERE r.workspace_id = p_workspace_id
+               AND r.started_at = ANY (existing_starts) AND r.id = ANY (existing_ids)
+               AND r.external_id = i.run_id
             RETURNING r.started_at, r.finished_at)
         SELECT touched || coalesce(array_agg(started_at), '{}') || coalesce(array_agg(finished_at) FILTER (WHERE finished_at IS NOT NULL), '{}')
           INTO touched
@@ -196,7 +234,10 @@ BEGIN
                                    JOIN public.agent_runs r ON r.workspace_id = k.workspace_id
                                                            AND r.started_at = k.started_at AND r.id = k.run_id
                                   WHERE i.run_ext IS NOT NULL
-                                    AND k.workspace_id = p_workspace_id AND k.external_id = i.run_ext) r ON true
+                                    AND k.workspace_id = p_workspace_id AND k.external_id = i.run_ext
+                                  -- LIMIT 1 keeps this two-table subquery from being flattened into
+                                  -- the join (see the header): it stays a probe per call.
+                                  LIMIT 1) r ON true
               LEFT JOIN LATERAL (
                 SELECT c.input_usd_per_million, c.output_usd_per_million FROM candidates c
                  WHERE i.cost IS NULL AND c.call_provider = i.provider AND c.call_model = i.model
