@@ -8,15 +8,21 @@ import { runMigrations } from "@/lib/db/migrate";
 import { appUrlFor, withDatabase } from "@/lib/db/urls";
 import { loadBenchWorld, SCALES } from "@/lib/bench/load";
 import { benchRollups, markMinuteDirty } from "@/lib/bench/rollups";
-import { refreshDirtyRollups } from "@/lib/rollups/engine";
+import { rebuildRollups, refreshDirtyRollups } from "@/lib/rollups/engine";
 import { rollupSteps } from "@/lib/rollups/steps";
 
 /**
- * `npx tsx scripts/bench-rollups.ts [--workspaces n] [--minute small|medium] [--per-step] [--dir path]`: the rollups bench section alone,
+ * `npx tsx scripts/bench-rollups.ts [--workspaces n] [--factor f] [--minute small|medium] [--per-step] [--dir path]`: the rollups bench section alone,
  * on a world kept between runs (the data directory survives, the world is loaded once), so a rollup
  * change can be measured in a minute instead of a whole `npm run bench`. Small-scale volumes; the
  * workspace count can be raised to see per-workspace effects. Migrations added since the last run are
  * applied first. Prints the load average next to every figure (the machine is shared).
+ *
+ * `--factor f` multiplies the small world's runs/events/calls (own database per factor: 20 workspaces
+ * × factor 10 = 4M raw rows, loaded in about a minute, rebuilt in a few).
+ * `--rebuild-only [--repeat n]`: only the full 92-day rebuild, n times, each with the time per step
+ * function from pg_stat_user_functions (track_functions = 'all' on this database): the rebuild's
+ * profile without the minute's ingest.
  */
 const { values } = parseArgs({
   options: {
@@ -28,6 +34,12 @@ const { values } = parseArgs({
     // Afterwards, hourly_metrics of the minute per workspace vs grouped, twice, same rows.
     "ab-hourly": { type: "boolean" },
     dir: { type: "string", default: path() },
+    factor: { type: "string", default: "1" },
+    "rebuild-only": { type: "boolean" },
+    repeat: { type: "string", default: "1" },
+    // Rebuild window (default: the 92 days up to today); fixed dates keep A/B runs comparable across midnight.
+    from: { type: "string" },
+    to: { type: "string" },
   },
 });
 function path(): string {
@@ -35,9 +47,17 @@ function path(): string {
 }
 const workspaces = z.coerce.number().int().min(1).max(40).parse(values.workspaces);
 const minuteScale = z.enum(["small", "medium"]).parse(values.minute);
-const scale = { ...SCALES.small, workspaces };
+const factor = z.coerce.number().int().min(1).max(100).parse(values.factor);
+const repeat = z.coerce.number().int().min(1).max(20).parse(values.repeat);
+const scale = {
+  ...SCALES.small,
+  workspaces,
+  runs: SCALES.small.runs * factor,
+  activityEvents: SCALES.small.activityEvents * factor,
+  llmCalls: SCALES.small.llmCalls * factor,
+};
 const server = await ensureEmbeddedPostgres({ dir: values.dir });
-const database = `rollup_bench_w${workspaces}`;
+const database = factor === 1 ? `rollup_bench_w${workspaces}` : `rollup_bench_w${workspaces}_x${factor}`;
 await createDatabaseIfMissing(withDatabase(server.url, "postgres"), database);
 const ownerUrl = withDatabase(server.url, database);
 await runMigrations(ownerUrl);
@@ -56,6 +76,66 @@ try {
   await owner.query("DELETE FROM public.agent_runs WHERE started_at >= date_trunc('day', now(), 'UTC')");
   // Without this the next minute lands next to the dead rows and every scan of today reads both.
   await owner.query("VACUUM (ANALYZE) public.agent_runs, analytics.user_activity, public.llm_usage_logs");
+  if (values["rebuild-only"]) {
+    await rebuildOnly();
+  } else {
+    await fullBench();
+  }
+} finally {
+  await owner.end();
+  await server.stop();
+}
+
+/** The 92-day rebuild alone, `repeat` times, with seconds per step function (self + callees). */
+async function rebuildOnly(): Promise<void> {
+  await owner.query(`ALTER DATABASE ${database} SET track_functions = 'all'`);
+  const now = new Date();
+  const to = values.to ?? now.toISOString().slice(0, 10);
+  const from = values.from ?? new Date(Date.parse(to) - 91 * 86_400_000).toISOString().slice(0, 10);
+  const snapshot = async () => {
+    // A new connection sees the database setting; the statistics snapshot is per transaction.
+    const { rows } = await owner.query<{ name: string; total_ms: number; calls: number }>(
+      `SELECT schemaname || '.' || funcname AS name, total_time AS total_ms, calls::integer AS calls
+       FROM pg_stat_user_functions WHERE schemaname = 'analytics'`,
+    );
+    return new Map(rows.map((row) => [row.name, row]));
+  };
+  for (let round = 0; round < repeat; round += 1) {
+    await owner.query("SELECT pg_stat_clear_snapshot()");
+    const before = await snapshot();
+    // By URL: the rebuild's own pool opens connections after the ALTER DATABASE, so they track functions.
+    // When each scope's last chunk committed (seconds since start): shows a lane idling at the end.
+    const started = Date.now();
+    const finishedAt = new Map<string, number>();
+    const stats = await rebuildRollups(ownerUrl, {
+      from,
+      to,
+      chunkDays: 7,
+      onProgress: (p) => finishedAt.set(p.scope, (Date.now() - started) / 1000),
+    });
+    const ends = [...finishedAt.entries()].sort((a, b) => a[1] - b[1]);
+    const platformEnd = finishedAt.get("platform");
+    const others = ends.filter(([scope]) => scope !== "platform").map(([, t]) => t);
+    console.log(
+      `  last workspace chunk at ${Math.max(0, ...others).toFixed(1)} s, platform's last chunk at ${platformEnd?.toFixed(1) ?? "-"} s`,
+    );
+    // Let the backends report their function counters (they flush at most once a second when idle).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await owner.query("SELECT pg_stat_clear_snapshot()");
+    const after = await snapshot();
+    log(`full rebuild ${from}..${to}, ${stats.scopes} scopes: ${stats.durationMs / 1000} s`);
+    const lines = [...after.values()]
+      .map((row) => {
+        const old = before.get(row.name);
+        return { name: row.name, ms: row.total_ms - (old?.total_ms ?? 0), calls: row.calls - (old?.calls ?? 0) };
+      })
+      .filter((row) => row.ms >= 100)
+      .sort((a, b) => b.ms - a.ms);
+    for (const row of lines) console.log(`  ${row.name}: ${(row.ms / 1000).toFixed(1)} s in ${row.calls} calls`);
+  }
+}
+
+async function fullBench(): Promise<void> {
   const results = await benchRollups({ scale: minuteScale, ownerUrl, appUrl: appUrlFor(ownerUrl), owner, log });
   for (const r of results) log(`${r.name}: ${r.value} ${r.unit}`);
   if (values["ab-hourly"]) {
@@ -83,7 +163,4 @@ try {
       log(`step ${step.name} alone over the minute: ${stats.durationMs / 1000} s`);
     }
   }
-} finally {
-  await owner.end();
-  await server.stop();
 }
