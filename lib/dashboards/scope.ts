@@ -43,36 +43,11 @@ export function dashboardScope(
 
 /**
  * Runs `fn` as the signed-in account (row-level security applies), read-only: on a read replica
- * when DATABASE_REPLICA_URLS is set, else on the primary. Dashboards only read.
+ * when DATABASE_REPLICA_URLS is set, else on the primary's read pool, after waiting for one of the
+ * process's DASHBOARD_DB_CONCURRENCY read slots (lib/db/context.ts). Dashboards only read.
  */
 export function asAccount<T>(scope: Pick<DashboardScope, "accountId" | "db">, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return limited(() =>
-    scope.db ? withUserReadContext(scope.accountId, fn, scope.db) : withUserReadContext(scope.accountId, fn),
-  );
-}
-
-/*
- * A page renders a dozen cards at once, each wanting a transaction; the pool has 10 connections and
- * Prisma gives up on a transaction that waits for one longer than 2 s ("Unable to start a
- * transaction in the given time" — seen on the usage page). Cards therefore queue here, process-wide
- * and first come first served, instead of in the pool: at most DASHBOARD_DB_CONCURRENCY (default 6)
- * dashboard transactions run at a time. Each card uses one transaction for all of its queries.
- */
-const MAX_CONCURRENT = Math.max(1, Math.min(32, Number(process.env.DASHBOARD_DB_CONCURRENCY) || 6));
-let running = 0;
-const waiting: (() => void)[] = [];
-
-async function limited<T>(fn: () => Promise<T>): Promise<T> {
-  if (running >= MAX_CONCURRENT) await new Promise<void>((resolve) => waiting.push(resolve));
-  else running++;
-  try {
-    return await fn();
-  } finally {
-    // Hand the slot straight to the next waiter (running stays the same), or free it.
-    const next = waiting.shift();
-    if (next) next();
-    else running--;
-  }
+  return scope.db ? withUserReadContext(scope.accountId, fn, scope.db) : withUserReadContext(scope.accountId, fn);
 }
 
 /** One catalogue query over the scope's range (or its previous period). */

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
-import { appPrisma, type Tx } from "./prisma";
-import { nextReplicaPrisma } from "./replicas";
+import { appPrisma, dashboardConcurrency, type Tx } from "./prisma";
+import { dashboardReadPrisma } from "./replicas";
 
 const DEFAULT_DASHBOARD_STATEMENT_TIMEOUT_MS = 5000;
 const statementTimeoutSchema = z.coerce
@@ -53,7 +53,42 @@ export function isStatementTimeout(error: unknown, depth = 0): boolean {
 type ContextSetting = "app.current_user_id" | "app.current_read_workspace_id";
 type ContextOptions = { readOnly: boolean; setting?: ContextSetting };
 
-async function inUserTransaction<T>(
+/*
+ * Read transactions queue here, process-wide and first come first served, for one of
+ * DASHBOARD_DB_CONCURRENCY slots — the size of the primary's read pool (primaryReadPrisma). A page
+ * renders a dozen cards at once and fifty viewers of a dashboard ask together; queued in the pool
+ * instead, a read waiting past Prisma's maxWait failed with "Unable to start a transaction in the
+ * given time" (seen on the usage page and in the load test). Here it waits for its turn.
+ * Read contexts do not nest (a read transaction's fn never opens another), so slots cannot deadlock.
+ */
+const readSlots = { running: 0, waiting: [] as (() => void)[] };
+
+async function withReadSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (readSlots.running >= dashboardConcurrency())
+    await new Promise<void>((resolve) => readSlots.waiting.push(resolve));
+  else readSlots.running++;
+  try {
+    return await fn();
+  } finally {
+    // Hand the slot straight to the next waiter (running stays the same), or free it.
+    const next = readSlots.waiting.shift();
+    if (next) next();
+    else readSlots.running--;
+  }
+}
+
+function inUserTransaction<T>(
+  client: PrismaClient,
+  subjectId: string,
+  fn: (tx: Tx) => Promise<T>,
+  options: ContextOptions,
+): Promise<T> {
+  return options.readOnly
+    ? withReadSlot(() => inTransactionAs(client, subjectId, fn, options))
+    : inTransactionAs(client, subjectId, fn, options);
+}
+
+async function inTransactionAs<T>(
   client: PrismaClient,
   subjectId: string,
   fn: (tx: Tx) => Promise<T>,
@@ -101,7 +136,7 @@ export async function withUserContext<T>(
 export async function withUserReadContext<T>(
   accountId: string,
   fn: (tx: Tx) => Promise<T>,
-  client: PrismaClient = nextReplicaPrisma() ?? appPrisma(),
+  client: PrismaClient = dashboardReadPrisma(),
 ): Promise<T> {
   return inUserTransaction(client, accountId, fn, { readOnly: true });
 }
@@ -134,7 +169,7 @@ export async function withWorkspaceContext<T>(
 export async function withApiKeyReadContext<T>(
   workspaceId: string,
   fn: (tx: Tx) => Promise<T>,
-  client: PrismaClient = nextReplicaPrisma() ?? appPrisma(),
+  client: PrismaClient = dashboardReadPrisma(),
 ): Promise<T> {
   return inUserTransaction(client, workspaceId, fn, { readOnly: true, setting: "app.current_read_workspace_id" });
 }

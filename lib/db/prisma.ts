@@ -1,4 +1,5 @@
 import { PrismaPg } from "@prisma/adapter-pg";
+import { z } from "zod";
 import { PrismaClient } from "@/lib/generated/prisma/client";
 
 export type Db = PrismaClient;
@@ -7,8 +8,12 @@ export type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
 
 const clients = new Map<string, PrismaClient>();
 
-export function prismaFor(connectionString: string, options: { max?: number } = {}): PrismaClient {
-  const key = `${connectionString}#${options.max ?? ""}`;
+/**
+ * One client (and connection pool) per URL, pool size and pool name. `pool` separates pools that
+ * share a URL and size on purpose (the dashboard read pool is one: see `primaryReadPrisma`).
+ */
+export function prismaFor(connectionString: string, options: { max?: number; pool?: string } = {}): PrismaClient {
+  const key = `${connectionString}#${options.max ?? ""}#${options.pool ?? ""}`;
   let client = clients.get(key);
   if (!client) {
     const adapter = new PrismaPg({ connectionString, max: options.max ?? 10 });
@@ -34,4 +39,36 @@ export function appPrisma(): PrismaClient {
 /** Owner client: for the worker, seeding and the admin CLI only, never for serving a request. */
 export function ownerPrisma(): PrismaClient {
   return prismaFor(required("DATABASE_URL"));
+}
+
+const dashboardConcurrencySchema = z.coerce
+  .number({ error: "DASHBOARD_DB_CONCURRENCY must be a whole number of connections, e.g. 6" })
+  .int("DASHBOARD_DB_CONCURRENCY must be a whole number of connections, e.g. 6")
+  .min(1, "DASHBOARD_DB_CONCURRENCY must be at least 1")
+  .max(64, "DASHBOARD_DB_CONCURRENCY must be at most 64");
+
+/**
+ * `DASHBOARD_DB_CONCURRENCY` (default 6), validated: dashboard and metric read transactions in
+ * flight per server process, and the size of the primary's read pool. A typo is a configuration
+ * error, not a silent default.
+ */
+export function dashboardConcurrency(raw: string | undefined = process.env.DASHBOARD_DB_CONCURRENCY): number {
+  if (raw === undefined || raw.trim() === "") return 6;
+  const parsed = dashboardConcurrencySchema.safeParse(raw);
+  if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? "DASHBOARD_DB_CONCURRENCY is invalid");
+  return parsed.data;
+}
+
+/**
+ * App-role client for dashboard and metric reads on the primary (when no read replica is
+ * configured): a pool of its own, `DASHBOARD_DB_CONCURRENCY` connections, apart from `appPrisma()`'s
+ * pool that ingest and every write use. A bulkhead: PostgreSQL shares the CPU per backend, so fifty
+ * dashboard viewers holding the ten connections of one shared pool got ten backends to ingest's few
+ * and starved it (the load test's ingest p95 went past 700 ms). With their own small pool (and the
+ * in-process queue in front of it, lib/db/context.ts), readers wait in the app instead, and writes
+ * keep their share of the server. Size it near the database's cores: CPU-bound reads gain nothing
+ * from more concurrency.
+ */
+export function primaryReadPrisma(): PrismaClient {
+  return prismaFor(required("DATABASE_APP_URL"), { max: dashboardConcurrency(), pool: "read" });
 }

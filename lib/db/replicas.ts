@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
-import { prismaFor } from "./prisma";
+import { primaryReadPrisma, prismaFor } from "./prisma";
 
 /**
  * Read replicas: `DATABASE_REPLICA_URLS` is a comma-separated list of app-role URLs of streaming
@@ -48,4 +48,12 @@ export function nextReplicaPrisma(raw: string | undefined = process.env.DATABASE
   const url = urls[nextReplica % urls.length];
   nextReplica = (nextReplica + 1) % urls.length;
   return prismaFor(url);
+}
+
+/**
+ * Where a dashboard or metric read goes: the next replica, else the primary's read pool (a
+ * bulkhead apart from the write pool; see primaryReadPrisma).
+ */
+export function dashboardReadPrisma(): PrismaClient {
+  return nextReplicaPrisma() ?? primaryReadPrisma();
 }

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey } from "@/lib/api-keys/keys";
+import { prismaFor } from "@/lib/db/prisma";
+import type { PrismaClient } from "@/lib/generated/prisma/client";
 import { createTestDatabase, type TestDatabase } from "@/lib/testing/db";
-import { handleMetricsRequest } from "./api";
+import { handleMetricsRequest, metricReadCounts } from "./api";
 import { WORLD_TZ, buildMetricWorld, type MetricWorld } from "./testkit";
 
 let db: TestDatabase;
@@ -149,6 +151,94 @@ describe("GET /api/v1/metrics", () => {
       headers: { authorization: `Bearer ${read.key}` },
     });
     expect(((await ok.json()) as Body).series[0].points[0].v).toBe(12);
+  });
+});
+
+/** Takes a connection of `client` in an open transaction until the returned function is called. */
+function holdConnection(client: PrismaClient): Promise<() => void> {
+  return new Promise((held) => {
+    void client.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT 1`;
+        await new Promise<void>((release) => held(release));
+      },
+      { timeout: 30_000 },
+    );
+  });
+}
+
+describe("GET /api/v1/metrics under load", () => {
+  it("reads on the read pool: readers holding all of it wait, writes on the app pool do not", async () => {
+    const read = await createApiKey(db.ownerPrisma, world.workspaceId, { name: "pool", scopes: ["read"] }, null);
+    // A read pool of one connection, held by a slow reader until `release` is called.
+    const readDb = prismaFor(db.appUrl, { max: 1, pool: "read-test" });
+    const releaseHolder = await holdConnection(readDb);
+    const events: string[] = [];
+    const metrics = handleMetricsRequest(
+      new Request("http://localhost/api/v1/metrics?metric=runs&from=2026-03-02&to=2026-03-15&granularity=month", {
+        headers: { authorization: `Bearer ${read.key}` },
+      }),
+      { db: db.appPrisma, readDb, sessionAccountId: async () => null },
+    ).then((response) => {
+      events.push("metrics answered");
+      return response;
+    });
+    // A write through the app pool (what ingest uses) goes through while every reader waits.
+    await db.appPrisma.$queryRaw`SELECT 1`;
+    events.push("write done");
+    releaseHolder();
+    const response = await metrics;
+    expect(events).toEqual(["write done", "metrics answered"]);
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as Body).series[0].points[0].v).toBe(12);
+    await readDb.$disconnect();
+  });
+
+  it("identical concurrent requests share one read; other readers and other questions get their own", async () => {
+    const read = await createApiKey(db.ownerPrisma, world.workspaceId, { name: "crowd", scopes: ["read"] }, null);
+    // A read pool of one connection, held until every request is waiting for a read: then the
+    // identical ones must have joined one read instead of queueing for their own.
+    const readDb = prismaFor(db.appUrl, { max: 1, pool: "crowd-test" });
+    const releaseHolder = await holdConnection(readDb);
+    const ask = (query: string, key: string | null, account: string | null = null) =>
+      handleMetricsRequest(
+        new Request(`http://localhost/api/v1/metrics?${query}`, {
+          headers: key ? { authorization: `Bearer ${key}` } : {},
+        }),
+        { db: db.appPrisma, readDb, sessionAccountId: async () => account },
+      );
+    const runs = "metric=runs&from=2026-03-02&to=2026-03-15&granularity=month";
+    const before = metricReadCounts();
+    const responses = Promise.all([
+      ...Array.from({ length: 8 }, () => ask(runs, read.key)),
+      ask("metric=llm_calls&from=2026-03-02&to=2026-03-15&granularity=month", read.key),
+      ask(`workspace=api-world&${runs}`, null, accounts.viewer),
+    ]);
+    // Wait until the 9 key requests wait on their workspace row and the account's metric read waits.
+    for (let i = 0; i < 500; i++) {
+      const now = metricReadCounts();
+      const keyRequestsWaiting =
+        now.workspaceRows.started +
+        now.workspaceRows.joined -
+        before.workspaceRows.started -
+        before.workspaceRows.joined;
+      if (keyRequestsWaiting === 9 && now.started - before.started === 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    releaseHolder();
+    const answered = await responses;
+    const after = metricReadCounts();
+    const bodies = (await Promise.all(answered.map((r) => r.json()))) as Body[];
+    expect(answered.map((r) => r.status)).toEqual(Array(10).fill(200));
+    for (const body of bodies.slice(0, 8)) expect(body.series[0].points[0].v).toBe(12);
+    expect(bodies[8].metric).toBe("llm_calls");
+    expect(bodies[9].series[0].points[0].v).toBe(12);
+    // One workspace row for the 9 key requests; three metric reads: the key's runs (8 requests),
+    // the key's llm_calls, the account's runs (same question, another reader: never shared).
+    expect(after.workspaceRows.started - before.workspaceRows.started).toBe(1);
+    expect(after.started - before.started).toBe(3);
+    expect(after.joined - before.joined).toBe(7);
+    await readDb.$disconnect();
   });
 });
 

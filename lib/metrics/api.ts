@@ -10,6 +10,7 @@ import type { PrismaClient } from "@/lib/generated/prisma/client";
 import { FILTER_KEYS } from "./definitions";
 import { MetricQueryError } from "./errors";
 import { queryMetric, type MetricResult } from "./query";
+import { Coalescer } from "./coalesce";
 import { metricCsv } from "./csv";
 
 /**
@@ -33,10 +34,31 @@ export const metricsQuerySchema = z.object({
 export type MetricsQuery = z.infer<typeof metricsQuerySchema>;
 
 export type MetricsHandlerDeps = {
+  /** Writes (audit events) and, without `readDb`, reads. */
   db: PrismaClient;
+  /**
+   * Where the metric reads go: the route passes the dashboard read pool (a replica, else
+   * primaryReadPrisma), so metric readers never hold the connections ingest writes need.
+   */
+  readDb?: PrismaClient;
   /** The signed-in account (from the session cookie), or null. */
   sessionAccountId: () => Promise<string | null>;
 };
+
+// Identical concurrent reads share one database read (see Coalescer): the API-key caller's
+// workspace row, and metric results keyed by who asks and everything asked.
+const workspaceReads = new Coalescer<{ id: string; slug: string; timezone: string }[]>();
+const metricReads = new Coalescer<MetricResult>();
+
+type ReadCounts = { started: number; joined: number };
+
+/**
+ * How many reads this process started, and how many requests joined one under way: metric results,
+ * and the API-key caller's workspace row.
+ */
+export function metricReadCounts(): ReadCounts & { workspaceRows: ReadCounts } {
+  return { ...metricReads.counts, workspaceRows: { ...workspaceReads.counts } };
+}
 
 type Caller =
   | { kind: "account"; accountId: string; workspace: { id: string; timezone: string }; can: (p: Permission) => boolean }
@@ -56,11 +78,13 @@ async function identify(request: Request, query: MetricsQuery, deps: MetricsHand
         error: 'This API key lacks the "read" scope; create a key with scope "read" to query metrics.',
       });
     }
-    const rows = await withApiKeyReadContext(
-      key.workspaceId,
-      (tx) => tx.$queryRaw<{ id: string; slug: string; timezone: string }[]>`
-        SELECT id::text, slug, timezone FROM public.workspaces WHERE id = ${key.workspaceId}::uuid`,
-      deps.db,
+    const rows = await workspaceReads.run(key.workspaceId, () =>
+      withApiKeyReadContext(
+        key.workspaceId,
+        (tx) => tx.$queryRaw<{ id: string; slug: string; timezone: string }[]>`
+          SELECT id::text, slug, timezone FROM public.workspaces WHERE id = ${key.workspaceId}::uuid`,
+        deps.readDb ?? deps.db,
+      ),
     );
     const workspace = rows[0] ?? { id: key.workspaceId, slug: null, timezone: "UTC" };
     if (query.workspace && rows[0] && query.workspace !== rows[0].slug) {
@@ -86,12 +110,13 @@ async function identify(request: Request, query: MetricsQuery, deps: MetricsHand
 }
 
 /**
- * Runs `fn` in the caller's row-level-security context. A signed-in caller's read goes to a read
- * replica when DATABASE_REPLICA_URLS is set (read-only transaction, statement timeout).
+ * Runs `fn` in the caller's row-level-security context, read-only with the statement timeout, on
+ * `deps.readDb` (the route's dashboard read pool), else a read replica, else `deps.db`.
  */
-function inContext<T>(caller: Caller, db: PrismaClient, fn: (tx: Tx) => Promise<T>): Promise<T> {
+function inContext<T>(caller: Caller, deps: MetricsHandlerDeps, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const db = deps.readDb ?? nextReplicaPrisma() ?? deps.db;
   return caller.kind === "account"
-    ? withUserReadContext(caller.accountId, fn, nextReplicaPrisma() ?? db)
+    ? withUserReadContext(caller.accountId, fn, db)
     : withApiKeyReadContext(caller.workspace.id, fn, db);
 }
 
@@ -142,17 +167,20 @@ export async function handleMetricsRequest(
       }
     }
     const filters = Object.fromEntries(FILTER_KEYS.map((k) => [k, query[k]]));
-    const result: MetricResult = await inContext(caller, deps.db, (tx) =>
-      queryMetric(tx, {
-        workspace: caller.workspace,
-        metric: query.metric,
-        from: query.from,
-        to: query.to,
-        granularity: query.granularity,
-        groupBy: query.groupBy ?? null,
-        filters,
-        limit: query.limit,
-      }),
+    const input = {
+      workspace: caller.workspace,
+      metric: query.metric,
+      from: query.from,
+      to: query.to,
+      granularity: query.granularity,
+      groupBy: query.groupBy ?? null,
+      filters,
+      limit: query.limit,
+    };
+    // Who asks is part of the key: row-level security answers per account (or per key's workspace).
+    const reader = caller.kind === "account" ? `account:${caller.accountId}` : `key:${caller.workspace.id}`;
+    const result: MetricResult = await metricReads.run(JSON.stringify([reader, input]), () =>
+      inContext(caller, deps, (tx) => queryMetric(tx, input)),
     );
     const audited = { metric: query.metric, groupBy: query.groupBy ?? null, userId: query.userId ?? null };
     if (format === "csv") await auditAccess(caller, deps.db, request, "export.downloaded", audited);

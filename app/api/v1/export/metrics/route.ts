@@ -1,5 +1,6 @@
 import { getSessionAccount } from "@/lib/auth/session";
 import { appPrisma } from "@/lib/db/prisma";
+import { dashboardReadPrisma } from "@/lib/db/replicas";
 import { handleMetricsRequest } from "@/lib/metrics/api";
 
 export const dynamic = "force-dynamic";
@@ -8,7 +9,11 @@ export const dynamic = "force-dynamic";
 export async function GET(request: Request): Promise<Response> {
   return handleMetricsRequest(
     request,
-    { db: appPrisma(), sessionAccountId: async () => (await getSessionAccount())?.id ?? null },
+    {
+      db: appPrisma(),
+      readDb: dashboardReadPrisma(),
+      sessionAccountId: async () => (await getSessionAccount())?.id ?? null,
+    },
     "csv",
   );
 }
