@@ -61,8 +61,16 @@ describe("API keys", () => {
     expect(stored.rows[0].hash).toHaveLength(64);
     expect(JSON.stringify(stored.rows)).not.toContain(key.slice(12));
 
+    // The key comes with its workspace's slug and time zone (0135), read in the same call.
+    await db.owner.query("UPDATE public.workspaces SET timezone = 'Asia/Kolkata' WHERE id = $1", [workspaceId]);
     const verified = await verifyApiKey(db.appPrisma, key);
-    expect(verified).toMatchObject({ workspaceId, scopes: ["ingest"] });
+    expect(verified).toMatchObject({
+      workspaceId,
+      scopes: ["ingest"],
+      workspace: { id: workspaceId, slug: "keys", timezone: "Asia/Kolkata" },
+    });
+    // Once a minute last_used_at is written (the UPDATE branch), else the key is only read: same answer.
+    expect(await verifyApiKey(db.appPrisma, key)).toEqual(verified);
     expect(await verifyApiKey(db.appPrisma, key.slice(0, -1) + (key.endsWith("A") ? "B" : "A"))).toBeNull();
 
     const listed = await listKeysFor(viewer, db.appPrisma);

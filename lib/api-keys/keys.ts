@@ -38,6 +38,8 @@ export function hashApiKey(key: string): Buffer {
 export type VerifiedApiKey = {
   apiKeyId: string;
   workspaceId: string;
+  /** The key's workspace, read with the key (migration 0135): readers need its time zone and slug. */
+  workspace: { id: string; slug: string; timezone: string };
   scopes: ApiKeyScope[];
   rateLimitPerSecond: number | null;
   rateLimitBurst: number | null;
@@ -56,14 +58,17 @@ export async function verifyApiKey(db: PrismaClient, presented: string): Promise
       scopes: string[];
       rate_limit_per_second: number | null;
       rate_limit_burst: number | null;
+      workspace_slug: string;
+      workspace_timezone: string;
     }[]
-  >`SELECT api_key_id, workspace_id, scopes, rate_limit_per_second, rate_limit_burst
+  >`SELECT api_key_id, workspace_id, scopes, rate_limit_per_second, rate_limit_burst, workspace_slug, workspace_timezone
       FROM app.verify_api_key(${hashApiKey(presented)}::bytea)`;
   const row = rows[0];
   if (!row) return null;
   return {
     apiKeyId: row.api_key_id,
     workspaceId: row.workspace_id,
+    workspace: { id: row.workspace_id, slug: row.workspace_slug, timezone: row.workspace_timezone },
     scopes: row.scopes.filter((s): s is ApiKeyScope => apiKeyScopeSchema.safeParse(s).success),
     rateLimitPerSecond: row.rate_limit_per_second,
     rateLimitBurst: row.rate_limit_burst,

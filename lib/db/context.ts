@@ -99,9 +99,17 @@ async function inTransactionAs<T>(
   try {
     return await client.$transaction(
       async (tx) => {
-        // Must be the first statement of the transaction.
-        if (options.readOnly) await tx.$executeRaw`SET TRANSACTION READ ONLY`;
-        await tx.$executeRaw`SELECT set_config(${setting}, ${subjectId}, true), set_config('statement_timeout', ${String(timeoutMs)}, true)`;
+        // One round trip for the whole context. transaction_read_only may be switched on by the
+        // transaction's first query (only switching it off after a snapshot is refused), which saves
+        // a separate SET TRANSACTION READ ONLY on every dashboard read.
+        if (options.readOnly) {
+          await tx.$executeRaw`SELECT set_config('transaction_read_only', 'on', true),
+                                      set_config(${setting}, ${subjectId}, true),
+                                      set_config('statement_timeout', ${String(timeoutMs)}, true)`;
+        } else {
+          await tx.$executeRaw`SELECT set_config(${setting}, ${subjectId}, true),
+                                      set_config('statement_timeout', ${String(timeoutMs)}, true)`;
+        }
         return fn(tx);
       },
       // Prisma's own transaction timeout (5 s by default) must not fire before PostgreSQL's

@@ -45,19 +45,13 @@ export type MetricsHandlerDeps = {
   sessionAccountId: () => Promise<string | null>;
 };
 
-// Identical concurrent reads share one database read (see Coalescer): the API-key caller's
-// workspace row, and metric results keyed by who asks and everything asked.
-const workspaceReads = new Coalescer<{ id: string; slug: string; timezone: string }[]>();
+// Identical concurrent metric reads share one database read (see Coalescer), keyed by who asks
+// and everything asked.
 const metricReads = new Coalescer<MetricResult>();
 
-type ReadCounts = { started: number; joined: number };
-
-/**
- * How many reads this process started, and how many requests joined one under way: metric results,
- * and the API-key caller's workspace row.
- */
-export function metricReadCounts(): ReadCounts & { workspaceRows: ReadCounts } {
-  return { ...metricReads.counts, workspaceRows: { ...workspaceReads.counts } };
+/** How many metric reads this process started, and how many requests joined one under way. */
+export function metricReadCounts(): { started: number; joined: number } {
+  return { ...metricReads.counts };
 }
 
 type Caller =
@@ -78,19 +72,10 @@ async function identify(request: Request, query: MetricsQuery, deps: MetricsHand
         error: 'This API key lacks the "read" scope; create a key with scope "read" to query metrics.',
       });
     }
-    const rows = await workspaceReads.run(key.workspaceId, () =>
-      withApiKeyReadContext(
-        key.workspaceId,
-        (tx) => tx.$queryRaw<{ id: string; slug: string; timezone: string }[]>`
-          SELECT id::text, slug, timezone FROM public.workspaces WHERE id = ${key.workspaceId}::uuid`,
-        deps.readDb ?? deps.db,
-      ),
-    );
-    const workspace = rows[0] ?? { id: key.workspaceId, slug: null, timezone: "UTC" };
-    if (query.workspace && rows[0] && query.workspace !== rows[0].slug) {
+    if (query.workspace && query.workspace !== key.workspace.slug) {
       return json(403, { error: `This API key belongs to another workspace than "${query.workspace}".` });
     }
-    return { kind: "api_key", workspace: { id: workspace.id, timezone: workspace.timezone } };
+    return { kind: "api_key", workspace: { id: key.workspace.id, timezone: key.workspace.timezone } };
   }
   const accountId = await deps.sessionAccountId();
   if (!accountId)
