@@ -1,5 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { dashboardStatementTimeoutMs, QueryTimeoutError, withUserContext, withUserReadContext } from "@/lib/db/context";
+import {
+  dashboardStatementTimeoutMs,
+  NestedReadContextError,
+  QueryTimeoutError,
+  withUserContext,
+  withUserReadContext,
+} from "@/lib/db/context";
 import { createTestDatabase, type TestDatabase } from "@/lib/testing/db";
 
 let db: TestDatabase;
@@ -53,6 +59,19 @@ describe("statement_timeout on dashboard reads", () => {
       db.appPrisma,
     );
     expect(fine).toEqual([{ n: 42 }]);
+  });
+
+  it("a read context opened inside another is refused at once, not left waiting for a slot", async () => {
+    await expect(
+      withUserReadContext(accountId, () => withUserReadContext(accountId, async () => 1, db.appPrisma), db.appPrisma),
+    ).rejects.toThrow(NestedReadContextError);
+    // Side by side is fine, and the slots were given back.
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        withUserReadContext(accountId, (tx) => tx.$queryRaw<{ n: number }[]>`SELECT ${i}::int AS n`, db.appPrisma),
+      ),
+    );
+    expect(results.map((r) => r[0].n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 
   it("withUserReadContext runs a read-only transaction: writes are refused", async () => {

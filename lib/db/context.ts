@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { z } from "zod";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
 import { appPrisma, dashboardConcurrency, type Tx } from "./prisma";
@@ -59,16 +60,26 @@ type ContextOptions = { readOnly: boolean; setting?: ContextSetting };
  * renders a dozen cards at once and fifty viewers of a dashboard ask together; queued in the pool
  * instead, a read waiting past Prisma's maxWait failed with "Unable to start a transaction in the
  * given time" (seen on the usage page and in the load test). Here it waits for its turn.
- * Read contexts do not nest (a read transaction's fn never opens another), so slots cannot deadlock.
+ * A read context must not open another inside it (use the `tx` it was given): with every slot held
+ * by such outer reads, the inner ones would wait forever. That mistake throws at once instead.
  */
 const readSlots = { running: 0, waiting: [] as (() => void)[] };
+const insideReadSlot = new AsyncLocalStorage<true>();
+
+export class NestedReadContextError extends Error {
+  constructor() {
+    super("A read context was opened inside another: run the query on the outer context's tx instead.");
+    this.name = "NestedReadContextError";
+  }
+}
 
 async function withReadSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (insideReadSlot.getStore()) throw new NestedReadContextError();
   if (readSlots.running >= dashboardConcurrency())
     await new Promise<void>((resolve) => readSlots.waiting.push(resolve));
   else readSlots.running++;
   try {
-    return await fn();
+    return await insideReadSlot.run(true, fn);
   } finally {
     // Hand the slot straight to the next waiter (running stays the same), or free it.
     const next = readSlots.waiting.shift();
