@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@/lib/testing/db";
-import { WORLD_TZ, buildMetricWorld, type MetricWorld } from "@/lib/metrics/testkit";
+import { WORLD_TZ, buildMetricWorld, refreshWorldRollups, type MetricWorld } from "@/lib/metrics/testkit";
 import { agentStages, agentsTable } from "./agents";
 import { cohortGrid, cohortOptions } from "./cohorts";
 import { linkedTrackedUsers, myUsageScope } from "./me";
@@ -153,6 +153,68 @@ describe("dashboard loaders (app role, RLS) against raw rows", () => {
     }
     // All 3 users are first active in the week of March 2: period 0 is 100 %.
     expect(grid.average[0]).toMatchObject({ n: 0, pct: 100, count: 3 });
+  });
+
+  it("platform summary: each workspace's own local days (a :30 zone too), equal to SQL over raw rows", async () => {
+    // Kolkata (UTC+5:30): its day starts at 18:30 UTC, inside a UTC hour.
+    const ws = await db.owner.query<{ id: string }>(
+      `INSERT INTO public.workspaces (slug, name, timezone) VALUES ('kolkata', 'Kolkata', 'Asia/Kolkata') RETURNING id`,
+    );
+    const kolkata = ws.rows[0].id;
+    const user = await db.owner.query<{ id: string }>(
+      `INSERT INTO public.users (workspace_id, external_id, created_at) VALUES ($1, 'k1', '2026-03-01') RETURNING id`,
+      [kolkata],
+    );
+    const agent = await db.owner.query<{ id: string }>(
+      `INSERT INTO public.agents (workspace_id, external_id, name) VALUES ($1, 'ka', 'K agent') RETURNING id`,
+      [kolkata],
+    );
+    // 18:10 UTC = 23:40 on March 4 locally; 18:40 UTC = 00:10 on March 5; 18:55 UTC = 00:25 March 5.
+    await db.owner.query(
+      `INSERT INTO public.agent_runs (workspace_id, external_id, agent_id, user_id, status, started_at, finished_at,
+                                      runtime_seconds, credits_consumed, model)
+       VALUES ($1, 'k-r1', $2, $3, 'completed', '2026-03-04 18:10+00', '2026-03-04 18:11+00', 60, 1.5, 'gpt-4o'),
+              ($1, 'k-r2', $2, $3, 'completed', '2026-03-04 18:40+00', '2026-03-04 18:41+00', 60, 2.25, 'gpt-4o'),
+              ($1, 'k-r3', $2, $3, 'failed',    '2026-03-04 18:55+00', '2026-03-04 18:56+00', 60, 4, 'gpt-4o')`,
+      [kolkata, agent.rows[0].id, user.rows[0].id],
+    );
+    await db.owner.query(
+      `INSERT INTO public.llm_usage_logs (workspace_id, user_id, provider, model, prompt_tokens, completion_tokens,
+                                          total_cost_usd, cost_source, latency_ms, created_at)
+       VALUES ($1, $2, 'openai', 'gpt-4o', 10, 5, 0.5, 'reported', 900, '2026-03-04 18:20+00'),
+              ($1, $2, 'openai', 'gpt-4o', 10, 5, 0.25, 'reported', 900, '2026-03-04 18:45+00')`,
+      [kolkata, user.rows[0].id],
+    );
+    await refreshWorldRollups(db.owner, kolkata);
+    const admin = await db.owner.query<{ id: string }>(
+      `INSERT INTO public.accounts (email, is_platform_admin) VALUES ('platform@example.com', true) RETURNING id`,
+    );
+    for (const [from, to] of [
+      ["2026-03-05", "2026-03-05"],
+      ["2026-03-02", "2026-03-15"],
+    ]) {
+      const summary = await platformSummary(admin.rows[0].id, from, to, db.appPrisma);
+      const { rows: expected } = await db.owner.query<{ id: string; runs: number; credits: number; cost: number }>(
+        `SELECT w.id::text AS id,
+                (SELECT count(*) FROM public.agent_runs r WHERE r.workspace_id = w.id
+                   AND (r.started_at AT TIME ZONE w.timezone)::date BETWEEN $1 AND $2)::float8 AS runs,
+                (SELECT coalesce(sum(credits_consumed), 0) FROM public.agent_runs r WHERE r.workspace_id = w.id
+                   AND (r.started_at AT TIME ZONE w.timezone)::date BETWEEN $1 AND $2)::float8 AS credits,
+                (SELECT coalesce(sum(total_cost_usd), 0) FROM public.llm_usage_logs l WHERE l.workspace_id = w.id
+                   AND (l.created_at AT TIME ZONE w.timezone)::date BETWEEN $1 AND $2)::float8 AS cost
+         FROM public.workspaces w ORDER BY 1`,
+        [from, to],
+      );
+      expect(
+        summary
+          .map((r) => ({ id: r.workspace_id, runs: r.runs, credits: r.credits, cost: r.cost_usd }))
+          .sort((a, b) => a.id.localeCompare(b.id)),
+        `${from}..${to}`,
+      ).toEqual(expected);
+    }
+    // March 5 in Kolkata: the two runs after local midnight only.
+    const march5 = await platformSummary(admin.rows[0].id, "2026-03-05", "2026-03-05", db.appPrisma);
+    expect(march5.find((r) => r.slug === "kolkata")).toMatchObject({ runs: 2, credits: 6.25, cost_usd: 0.25 });
   });
 
   it("platform summary and My usage", async () => {
