@@ -52,6 +52,50 @@ async function expectRollupsMatchBruteForce() {
   return { daily: daily.length, hourly: hourly.length, agents: agents.length };
 }
 
+/**
+ * The dimension day tables (run_daily, llm_usage_daily and their totals, kept from the hourly ones by
+ * the statement triggers of 0110/0115/0116) equal what the non-deferred refresh of every day gives,
+ * and hold every raw run and call once.
+ */
+async function expectDimensionDaysAsTriggersLeaveThem() {
+  const snapshot = async (client: pg.PoolClient) => {
+    const tables = ["run_daily", "run_daily_totals", "llm_usage_daily", "llm_usage_daily_totals"];
+    const result: Record<string, string[]> = {};
+    for (const table of tables) {
+      const { rows } = await client.query<{ row: string }>(
+        `SELECT (to_jsonb(t) - 'id' - 'updated_at')::text AS row FROM analytics.${table} t ORDER BY 1`,
+      );
+      result[table] = rows.map((r) => r.row);
+    }
+    return result;
+  };
+  const client = await db.owner.connect();
+  try {
+    const actual = await snapshot(client);
+    await client.query("BEGIN");
+    await client.query(`
+      WITH days AS (
+          SELECT h.workspace_id, (h.hour AT TIME ZONE w.timezone)::date AS day
+          FROM (SELECT workspace_id, hour FROM analytics.run_hourly UNION SELECT workspace_id, hour FROM analytics.llm_usage_hourly) h
+          JOIN public.workspaces w ON w.id = h.workspace_id
+          UNION SELECT workspace_id, day FROM analytics.run_daily
+          UNION SELECT workspace_id, day FROM analytics.llm_usage_daily
+      ), per_workspace AS (SELECT workspace_id, array_agg(day) AS days FROM days GROUP BY workspace_id)
+      SELECT analytics.refresh_run_daily(workspace_id, days), analytics.refresh_run_daily_totals(workspace_id, days),
+             analytics.refresh_llm_usage_daily(workspace_id, days), analytics.refresh_llm_usage_daily_totals(workspace_id, days)
+      FROM per_workspace`);
+    const expected = await snapshot(client);
+    await client.query("ROLLBACK");
+    expect(actual).toEqual(expected);
+    const { rows } = await client.query<{ ok: boolean }>(`
+      SELECT (SELECT coalesce(sum(runs), 0) FROM analytics.run_daily_totals) = (SELECT count(*) FROM public.agent_runs)
+         AND (SELECT coalesce(sum(calls), 0) FROM analytics.llm_usage_daily_totals) = (SELECT count(*) FROM public.llm_usage_logs) AS ok`);
+    expect(rows[0].ok).toBe(true);
+  } finally {
+    client.release();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Random worlds
 
@@ -571,6 +615,59 @@ describe("rebuild", () => {
       "SELECT count(*)::int AS n FROM analytics.rollup_rebuild_progress",
     );
     expect(rows[0].n).toBe(0);
+  });
+
+  it("equals the brute force with any chunk size and lane count, over stale rollups, resumed after an interruption (random worlds)", async () => {
+    // Rebuild chunks defer the dimension tables' daily refresh to one per chunk (0125): checked
+    // against the brute force and against the non-deferred refresh.
+    let checked = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        worldArb,
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.option(fc.integer({ min: 1, max: 8 })),
+        async (world, chunkDays, concurrency, interruptAfter) => {
+          await resetWorld();
+          const from = new Date(world.base - 3 * 86_400_000).toISOString().slice(0, 10);
+          const to = new Date(world.base + 4 * 86_400_000).toISOString().slice(0, 10);
+          // Rollups of an earlier state: rows the rebuild must update, and rows whose sources vanish.
+          await insertWorld(world, "early");
+          await rebuildRollups(db.owner, { from, to, chunkDays: 3 });
+          await insertWorld(world, "late");
+          await db.owner.query("DELETE FROM public.llm_usage_logs WHERE prompt_tokens % 3 = 0");
+          await db.owner.query("DELETE FROM analytics.user_activity WHERE extract(minute FROM created_at)::int % 3 = 0");
+          await db.owner.query("DELETE FROM public.agent_runs WHERE extract(second FROM started_at)::int % 4 = 0");
+          let calls = 0;
+          const interrupted = await rebuildRollups(db.owner, {
+            from,
+            to,
+            chunkDays,
+            concurrency,
+            onProgress: () => {
+              calls += 1;
+              if (calls === interruptAfter) throw new Error("interrupted");
+            },
+          }).then(
+            () => false,
+            (error: unknown) => {
+              if (!(error instanceof Error) || error.message !== "interrupted") throw error;
+              return true;
+            },
+          );
+          if (interrupted) await rebuildRollups(db.owner, { from, to, chunkDays, concurrency });
+          const counts = await expectRollupsMatchBruteForce();
+          await expectDimensionDaysAsTriggersLeaveThem();
+          const { rows } = await db.owner.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM analytics.rollup_rebuild_progress",
+          );
+          expect(rows[0].n).toBe(0);
+          checked += counts.daily + counts.hourly;
+        },
+      ),
+      { numRuns: 15, seed: Number(process.env.ROLLUP_SEED ?? 20261122) },
+    );
+    expect(checked).toBeGreaterThan(100);
   });
 
   it("rejects a reversed range with a readable message", async () => {
