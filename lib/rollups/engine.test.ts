@@ -618,8 +618,10 @@ describe("rebuild", () => {
   });
 
   it("equals the brute force with any chunk size and lane count, over stale rollups, resumed after an interruption (random worlds)", async () => {
-    // Rebuild chunks defer the dimension tables' daily refresh to one per chunk (0125): checked
-    // against the brute force and against the non-deferred refresh.
+    // The whole-platform rebuild computes hourly_metrics of every workspace in the platform chunks
+    // (grouped function, hours widened to every workspace's local days), starts the platform scope
+    // first, runs the platform's cohorts last, and defers the dimension tables' daily refresh to one
+    // per chunk (0125): all of it against the brute force and against the non-deferred refresh.
     let checked = 0;
     await fc.assert(
       fc.asyncProperty(
@@ -668,6 +670,57 @@ describe("rebuild", () => {
       { numRuns: 15, seed: Number(process.env.ROLLUP_SEED ?? 20261122) },
     );
     expect(checked).toBeGreaterThan(100);
+  });
+
+  it("writes every workspace's hourly rows of its local days, also where they reach past the UTC days", async () => {
+    // Local day 2026-06-10 is 06-09 18:30Z..06-10 18:30Z in Kolkata and 06-10 04:00Z..06-11 04:00Z in
+    // New York: a rebuild of that one day must reach both ends (the grouped platform chunks widen
+    // their first and last hours for that), and only the UTC day for the platform's daily row.
+    const zones = [
+      { id: uuid(9_001), tz: "Asia/Kolkata", runAt: "2026-06-09T19:00:00Z" },
+      { id: uuid(9_002), tz: "America/New_York", runAt: "2026-06-11T03:00:00Z" },
+    ];
+    for (const [i, z] of zones.entries()) {
+      await db.owner.query("INSERT INTO public.workspaces (id, slug, name, timezone) VALUES ($1, $2, $2, $3)", [
+        z.id,
+        `edge-${i}`,
+        z.tz,
+      ]);
+      await db.owner.query(
+        "INSERT INTO public.users (workspace_id, id, external_id, created_at) VALUES ($1, $2, 'u', '2026-01-01Z')",
+        [z.id, uuid(9_101 + i)],
+      );
+      await db.owner.query("INSERT INTO public.agents (workspace_id, id, external_id, name) VALUES ($1, $2, 'a', 'A')", [
+        z.id,
+        uuid(9_201 + i),
+      ]);
+      await db.owner.query(
+        `INSERT INTO public.agent_runs (workspace_id, external_id, agent_id, user_id, status, started_at, finished_at, runtime_seconds, credits_consumed)
+         VALUES ($1, 'r', $2, $3, 'completed', $4, $4::timestamptz + interval '5 seconds', 5, 1)`,
+        [z.id, uuid(9_201 + i), uuid(9_101 + i), z.runAt],
+      );
+    }
+    await rebuildRollups(db.owner, { from: "2026-06-10", to: "2026-06-10", concurrency: 2 });
+    const { rows } = await db.owner.query<{ workspace_id: string | null; hour: string; runs: number }>(
+      `SELECT workspace_id::text, to_char(metric_hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24') AS hour, total_runs AS runs
+       FROM analytics.hourly_metrics WHERE total_runs > 0 ORDER BY 2, 1`,
+    );
+    expect(rows).toEqual([
+      { workspace_id: zones[0].id, hour: "2026-06-09T19", runs: 1 },
+      { workspace_id: null, hour: "2026-06-09T19", runs: 1 },
+      { workspace_id: zones[1].id, hour: "2026-06-11T03", runs: 1 },
+      { workspace_id: null, hour: "2026-06-11T03", runs: 1 },
+    ]);
+    const daily = await db.owner.query<{ workspace_id: string | null; day: string; runs: number }>(
+      `SELECT workspace_id::text, metric_date::text AS day, total_runs AS runs FROM analytics.daily_metrics
+       WHERE total_runs > 0 ORDER BY 1 NULLS LAST`,
+    );
+    expect(daily.rows).toEqual(
+      [
+        { workspace_id: zones[0].id, day: "2026-06-10", runs: 1 },
+        { workspace_id: zones[1].id, day: "2026-06-10", runs: 1 },
+      ].sort((a, b) => a.workspace_id.localeCompare(b.workspace_id)),
+    );
   });
 
   it("rejects a reversed range with a readable message", async () => {

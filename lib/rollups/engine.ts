@@ -23,6 +23,14 @@ export type RollupSource = string | pg.Pool;
 // the platform-wide rows. Backfills take the same locks, so they never race the incremental job.
 const WORKSPACE_LOCK_CLASS = 7_202_620;
 const PLATFORM_LOCK_CLASS = 7_202_621;
+// Rebuilds only: (class, hashtext(workspace id)) = "writes this workspace's hour-step rows". A
+// whole-platform rebuild writes every workspace's hourly_metrics from its platform chunks (grouped
+// function, under the platform lock, which already keeps the incremental hour pass out) while its
+// workspace chunks run in the other lane under the workspace locks; this key keeps a concurrent
+// single-workspace rebuild's hour steps from writing the same rows at the same time, without making
+// the platform chunk wait for the workspace chunks. Neither the platform chunk nor a workspace chunk
+// holds one of these while waiting for a lock of another class, so they add no deadlock.
+const HOUR_ROWS_LOCK_CLASS = 7_202_622;
 
 async function withPool<T>(source: RollupSource, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
   if (typeof source !== "string") return fn(source);
@@ -559,6 +567,15 @@ export type RebuildStats = {
  * Recomputes every rollup for local days [from, to] of one workspace (or all), plus the platform-wide
  * rows of those UTC days. Resumable: progress per scope is committed with each chunk, and a rerun
  * with the same arguments skips finished chunks. Finished rebuilds leave no progress behind.
+ *
+ * Scheduling (docs/notes/rollups.md, "Session 3: rebuild"): the platform scope is started first, so
+ * the lanes end together with workspace scopes instead of the platform scope running alone at the
+ * end. In a whole-platform rebuild (no workspaceId) the platform chunks also compute every
+ * workspace's hourly rows through the hour steps' groupedFunction (one read of the raw rows for all
+ * workspaces and the platform, hours widened at the ends to cover every workspace's local days), and
+ * the workspace chunks skip those steps. The platform's workspace-grain steps (cohorts, derived from
+ * the workspace rows) run last, after every scope. Each chunk defers the daily-totals triggers of
+ * the dimension tables to one refresh per touched day (0125).
  */
 export async function rebuildRollups(
   source: RollupSource,
@@ -582,10 +599,11 @@ export async function rebuildRollups(
        ON CONFLICT (rebuild_key, scope) DO NOTHING`,
       [rebuildKey, parsed.from, parsed.to, parsed.workspaceId ?? null],
     );
+    // Platform first: it is as big as all workspaces together in a whole-platform rebuild.
     const { rows: scopes } = await pool.query<{ scope: string; next_day: string; finished: boolean; done: number }>(
       `SELECT scope, next_day::text, finished, (next_day - $2::date)::integer AS done
        FROM analytics.rollup_rebuild_progress WHERE rebuild_key = $1
-       ORDER BY scope = 'platform', scope`,
+       ORDER BY scope <> 'platform', scope`,
       [rebuildKey, parsed.from],
     );
     const daysPerScope = Math.round((Date.parse(parsed.to) - Date.parse(parsed.from)) / 86_400_000) + 1;
@@ -593,25 +611,59 @@ export async function rebuildRollups(
     const resumedDays = scopes.reduce((sum, s) => sum + (s.finished ? daysPerScope : s.done), 0);
     let doneDays = resumedDays;
     const queue = scopes.filter((scope) => !scope.finished);
+    // Every workspace of a whole-platform rebuild: the grouped hour steps write all of them. (With no
+    // workspace at all the platform chunks run the hour steps' sqlFunction, as a single-workspace
+    // rebuild does.)
+    const allWorkspaces = parsed.workspaceId
+      ? []
+      : (await pool.query<{ id: string }>("SELECT id::text FROM public.workspaces ORDER BY id")).rows.map((r) => r.id);
+    const groupedSteps =
+      allWorkspaces.length > 0 ? steps.filter((step) => step.grain === "hour" && step.groupedFunction) : [];
+    const chunkSteps = steps.filter((step) => !groupedSteps.includes(step));
+    const platformFinalSteps = chunkSteps.filter((step) => step.grain === "workspace" && step.platform);
     const rebuildScope = async (scope: (typeof scopes)[number]) => {
       const workspaceId = scope.scope === "platform" ? null : scope.scope;
+      const grouped = workspaceId === null && groupedSteps.length > 0;
       for (;;) {
         const chunk = await inTransaction(pool, async (client) => {
           if (workspaceId === null) {
             await client.query("SELECT pg_advisory_xact_lock($1, 0)", [PLATFORM_LOCK_CLASS]);
+            if (grouped) {
+              await client.query("SELECT count(pg_advisory_xact_lock($1, hashtext(w))) FROM unnest($2::text[]) AS w", [
+                HOUR_ROWS_LOCK_CLASS,
+                allWorkspaces,
+              ]);
+            }
           } else {
             await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [WORKSPACE_LOCK_CLASS, workspaceId]);
+            if (chunkSteps.some((step) => step.grain === "hour")) {
+              await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [HOUR_ROWS_LOCK_CLASS, workspaceId]);
+            }
           }
           // Re-read under the lock: another rebuild with the same key may have advanced it.
           // month_days: the rebuilt days (from $5 on) of every month whose last day, or the rebuild's
           // last day, falls in this chunk; months closed by an earlier chunk start before next_day's month.
+          // hours: the chunk's local days' UTC hours; with $6 (grouped platform chunk) the first chunk
+          // starts at the earliest and the last chunk ends at the latest local midnight of any
+          // workspace, so the grouped steps cover every workspace's local days [from, to].
           const { rows } = await client.query<
             Periods & { month_days: string[]; chunk_end: string; finished: boolean; n: number }
           >(
             `WITH p AS (
                  SELECT next_day, least(next_day + ($3::integer - 1), last_day) AS chunk_end, last_day, finished
                  FROM analytics.rollup_rebuild_progress WHERE rebuild_key = $1 AND scope = $2 FOR UPDATE
-             ), tz AS (SELECT analytics.workspace_timezone($4::uuid) AS name)
+             ), tz AS (SELECT analytics.workspace_timezone($4::uuid) AS name
+             ), bounds AS (
+                 SELECT CASE WHEN $6::boolean AND p.next_day = $5::date
+                             THEN (SELECT least(min(p.next_day::timestamp AT TIME ZONE w.timezone),
+                                                p.next_day::timestamp AT TIME ZONE tz.name) FROM public.workspaces w)
+                             ELSE p.next_day::timestamp AT TIME ZONE tz.name END AS lo,
+                        CASE WHEN $6::boolean AND p.chunk_end >= p.last_day
+                             THEN (SELECT greatest(max((p.chunk_end + 1)::timestamp AT TIME ZONE w.timezone),
+                                                   (p.chunk_end + 1)::timestamp AT TIME ZONE tz.name) FROM public.workspaces w)
+                             ELSE (p.chunk_end + 1)::timestamp AT TIME ZONE tz.name END AS hi
+                 FROM p, tz
+             )
              SELECT chunk_end::text, finished, (chunk_end - next_day + 1)::integer AS n,
                     array(SELECT d::date::text FROM generate_series(next_day, chunk_end, interval '1 day') d) AS days,
                     array(SELECT d::date::text
@@ -619,24 +671,37 @@ export async function rebuildRollups(
                           WHERE chunk_end >= last_day
                              OR (date_trunc('month', d) + interval '1 month - 1 day')::date <= chunk_end) AS month_days,
                     array(SELECT to_char(h AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-                          FROM generate_series(date_trunc('hour', next_day::timestamp AT TIME ZONE tz.name, 'UTC'),
-                                               (chunk_end + 1)::timestamp AT TIME ZONE tz.name - interval '1 microsecond',
+                          FROM generate_series(date_trunc('hour', bounds.lo, 'UTC'), bounds.hi - interval '1 microsecond',
                                                interval '1 hour') h) AS hours
-             FROM p, tz`,
-            [rebuildKey, scope.scope, parsed.chunkDays, workspaceId, parsed.from],
+             FROM p, bounds`,
+            [rebuildKey, scope.scope, parsed.chunkDays, workspaceId, parsed.from, grouped],
           );
           const row = rows[0];
           if (!row || row.finished) return null;
           const finishing = row.chunk_end >= parsed.to;
-          // Dimension daily tables: one refresh per touched day at the end of the chunk instead of one
-          // per statement of the dimension steps (0125).
+          // Dimension daily tables: one refresh per touched day at the end of the chunk (0125).
           await client.query("SELECT analytics.defer_daily_totals()");
-          const written = await runSteps(
-            client,
-            steps,
-            workspaceId,
-            { hours: row.hours, days: row.days, monthDays: row.month_days },
-            finishing,
+          const written: Record<string, number> = {};
+          if (grouped) {
+            for (const step of groupedSteps) {
+              // groupedFunction passed the registry's identifier regex: safe to interpolate.
+              const result = await client.query<{ n: number | null }>(
+                `SELECT ${step.groupedFunction}($1::timestamptz[], $2::uuid[])::integer AS n`,
+                [row.hours, allWorkspaces],
+              );
+              written[step.name] = Number(result.rows[0]?.n ?? 0);
+            }
+          }
+          addCounts(
+            written,
+            await runSteps(
+              client,
+              chunkSteps,
+              workspaceId,
+              { hours: row.hours, days: row.days, monthDays: row.month_days },
+              // The platform's workspace-grain steps read the workspaces' rows: they run after all scopes.
+              finishing && workspaceId !== null,
+            ),
           );
           await client.query("SELECT analytics.flush_deferred_daily_totals()");
           await client.query(
@@ -670,6 +735,15 @@ export async function rebuildRollups(
     );
     const firstFailure = lanes.find((lane): lane is PromiseRejectedResult => lane.status === "rejected");
     if (firstFailure) throw firstFailure.reason;
+    // Every scope is finished (also when an earlier run finished them and stopped before this step,
+    // whose progress rows are still there): the platform's workspace-grain steps, then the cleanup.
+    if (platformFinalSteps.length > 0) {
+      const written = await inTransaction(pool, async (client) => {
+        await client.query("SELECT pg_advisory_xact_lock($1, 0)", [PLATFORM_LOCK_CLASS]);
+        return runSteps(client, platformFinalSteps, null, { hours: [], days: [] }, true);
+      });
+      addCounts(rowsWritten, written);
+    }
     await pool.query("DELETE FROM analytics.rollup_rebuild_progress WHERE rebuild_key = $1 AND finished", [rebuildKey]);
     return { scopes: scopes.length, totalDays, resumedDays, rowsWritten, durationMs: Date.now() - started };
   });
