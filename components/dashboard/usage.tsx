@@ -1,7 +1,7 @@
 import { Suspense } from "react";
 import { asAccount, type DashboardScope } from "@/lib/dashboards/scope";
 import type { MetricName } from "@/lib/metrics/definitions";
-import { queryMetricBreakdown, type BreakdownRow } from "@/lib/metrics/query";
+import { queryMetricColumns } from "@/lib/metrics/query";
 import { KpiCardSkeleton } from "@/components/kpi-card";
 import { CardSkeleton, guarded } from "./card";
 import { DataTable } from "./data-table";
@@ -9,6 +9,7 @@ import { MetricChart, MultiMetricChart } from "./metric-chart";
 import { MetricKpi } from "./metric-kpi";
 import dashboard from "./dashboard.module.css";
 
+/** The usage KPIs, and the usage tables' columns (the first orders the tables). */
 const USAGE_KPIS: MetricName[] = [
   "total_tokens",
   "prompt_tokens",
@@ -87,46 +88,29 @@ async function UsageTable({
   userBaseHref?: string;
 }) {
   return guarded(title, async () => {
-    const metrics: MetricName[] = [
-      "prompt_tokens",
-      "completion_tokens",
-      "total_tokens",
-      "cost_usd",
-      "llm_calls",
-      "unpriced_llm_calls",
-    ];
-    const limit = 50;
-    // All six breakdowns in one transaction (one pool connection for the card).
-    const columns = await asAccount(scope, async (tx) => {
-      const out: BreakdownRow[][] = [];
-      for (const metric of metrics) {
-        out.push(
-          await queryMetricBreakdown(tx, {
-            workspace: scope.workspace,
-            metric,
-            from: scope.range.from,
-            to: scope.range.to,
-            groupBy,
-            filters: scope.filters,
-            limit,
-          }),
-        );
-      }
-      return out;
-    });
-    const keys = columns[2].map((r) => r.key); // ordered by total tokens
-    const value = (i: number, key: string) => columns[i].find((r) => r.key === key)?.value ?? 0;
-    const rows = keys.map((key) => {
-      const unpriced = value(5, key);
+    // Ordered by total tokens; every column is that group's own value (one scan of the rollup).
+    const columns = await asAccount(scope, (tx) =>
+      queryMetricColumns(tx, {
+        workspace: scope.workspace,
+        metrics: USAGE_KPIS,
+        from: scope.range.from,
+        to: scope.range.to,
+        groupBy,
+        filters: scope.filters,
+        limit: 50,
+      }),
+    );
+    const rows = columns.map(({ key, label, values }) => {
+      const unpriced = values.unpriced_llm_calls ?? 0;
       return {
         id: key,
         values: {
-          name: columns[2].find((r) => r.key === key)?.label ?? key,
-          prompt_tokens: value(0, key),
-          completion_tokens: value(1, key),
-          total_tokens: value(2, key),
-          cost_usd: value(3, key),
-          llm_calls: value(4, key),
+          name: label,
+          prompt_tokens: values.prompt_tokens ?? 0,
+          completion_tokens: values.completion_tokens ?? 0,
+          total_tokens: values.total_tokens ?? 0,
+          cost_usd: values.cost_usd ?? 0,
+          llm_calls: values.llm_calls ?? 0,
           unpriced_llm_calls: unpriced,
           priced: unpriced > 0 ? "⚠ partly unpriced" : "priced",
         },

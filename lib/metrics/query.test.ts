@@ -4,7 +4,14 @@ import { METRIC_NAMES, type MetricName } from "./definitions";
 import { MetricQueryError } from "./errors";
 import { queryMetric, queryMetricTotal } from "./query";
 import { rawMetricSql } from "./raw-oracle";
-import { WORLD_FROM_DAY, WORLD_TO_DAY, WORLD_TZ, buildMetricWorld, type MetricWorld } from "./testkit";
+import {
+  WORLD_FROM_DAY,
+  WORLD_TO_DAY,
+  WORLD_TZ,
+  buildMetricWorld,
+  refreshWorldRollups,
+  type MetricWorld,
+} from "./testkit";
 
 let db: TestDatabase;
 let world: MetricWorld;
@@ -267,5 +274,96 @@ describe("queryMetricBreakdown", () => {
     for (const r of raw) expect(rows.find((x) => x.key === r.agent_id)?.value).toBeCloseTo(r.rate, 9);
     // Sorted by value, largest first.
     expect((rows[0].value ?? 0) >= (rows[1].value ?? 0)).toBe(true);
+  });
+});
+
+describe("queryMetricColumns", () => {
+  const LLM_COLUMNS = ["total_tokens", "prompt_tokens", "completion_tokens"] as const;
+
+  it("gives every group's own value of every column, equal to SQL over raw rows (one scan)", async () => {
+    const { queryMetricColumns } = await import("./query");
+    const rows = await queryMetricColumns(db.ownerPrisma, {
+      workspace: workspace(),
+      metrics: [...LLM_COLUMNS, "cost_usd", "llm_calls", "unpriced_llm_calls"],
+      from: WORLD_FROM_DAY,
+      to: WORLD_TO_DAY,
+      groupBy: "user",
+    });
+    const { rows: raw } = await db.owner.query<Record<string, number> & { user_id: string }>(
+      `SELECT user_id::text, sum(prompt_tokens + completion_tokens)::float8 AS total_tokens,
+              sum(prompt_tokens)::float8 AS prompt_tokens, sum(completion_tokens)::float8 AS completion_tokens,
+              coalesce(sum(total_cost_usd), 0)::float8 AS cost_usd, count(*)::float8 AS llm_calls,
+              (count(*) FILTER (WHERE total_cost_usd IS NULL))::float8 AS unpriced_llm_calls
+       FROM public.llm_usage_logs WHERE workspace_id = $1
+         AND (created_at AT TIME ZONE $2)::date BETWEEN $3::date AND $4::date
+       GROUP BY 1 ORDER BY total_tokens DESC, 1`,
+      [world.workspaceId, WORLD_TZ, WORLD_FROM_DAY, WORLD_TO_DAY],
+    );
+    expect(rows.map((r) => r.key)).toEqual(raw.map((r) => r.user_id));
+    for (const r of raw) {
+      const row = rows.find((x) => x.key === r.user_id);
+      for (const metric of LLM_COLUMNS)
+        expect(row?.values[metric], `${metric} of ${r.user_id}`).toBeCloseTo(r[metric], 6);
+    }
+  });
+
+  it("a group in the top by the first column shows its real value in the others, not 0", async () => {
+    const { queryMetricColumns, queryMetricBreakdown } = await import("./query");
+    const ws = await db.owner.query<{ id: string }>(
+      `INSERT INTO public.workspaces (slug, name, timezone) VALUES ('columns', 'Columns', 'UTC') RETURNING id`,
+    );
+    const id = ws.rows[0].id;
+    const users = await db.owner.query<{ id: string; external_id: string }>(
+      `INSERT INTO public.users (workspace_id, external_id, created_at)
+       VALUES ($1, 'many-cheap-tokens', '2026-03-01'), ($1, 'few-dear-tokens', '2026-03-01') RETURNING id, external_id`,
+      [id],
+    );
+    const [cheap, dear] = users.rows;
+    await db.owner.query(
+      `INSERT INTO public.llm_usage_logs (workspace_id, user_id, provider, model, prompt_tokens, completion_tokens,
+                                          total_cost_usd, cost_source, latency_ms, created_at)
+       VALUES ($1, $2, 'local', 'small', 90000, 10000, 0.01, 'reported', 100, '2026-03-05 10:00+00'),
+              ($1, $3, 'openai', 'large', 900, 100, 5, 'reported', 100, '2026-03-05 11:00+00')`,
+      [id, cheap.id, dear.id],
+    );
+    await refreshWorldRollups(db.owner, id);
+    const input = {
+      workspace: { id, timezone: "UTC" },
+      from: "2026-03-01",
+      to: "2026-03-10",
+      groupBy: "user",
+      limit: 1,
+    };
+    // The only top-1 row by tokens is the cheap user; by cost alone it would not be in the list.
+    const byCost = await queryMetricBreakdown(db.ownerPrisma, { ...input, metric: "cost_usd" });
+    expect(byCost.map((r) => r.key)).toEqual([dear.id]);
+    const rows = await queryMetricColumns(db.ownerPrisma, { ...input, metrics: ["total_tokens", "cost_usd"] });
+    expect(rows).toEqual([
+      { key: cheap.id, label: "many-cheap-tokens", values: { total_tokens: 100000, cost_usd: 0.01 } },
+    ]);
+  });
+
+  it("reads metric by metric, for the first metric's top groups, when the columns come from different rollups", async () => {
+    const { queryMetricColumns } = await import("./query");
+    const rows = await queryMetricColumns(db.ownerPrisma, {
+      workspace: workspace(),
+      metrics: ["runs", "total_tokens", "runtime_p95"],
+      from: WORLD_FROM_DAY,
+      to: WORLD_TO_DAY,
+      groupBy: "agent",
+    });
+    const { rows: raw } = await db.owner.query<{ agent_id: string; runs: number; tokens: number }>(
+      `SELECT a.id::text AS agent_id,
+              (SELECT count(*) FROM public.agent_runs r WHERE r.agent_id = a.id
+                 AND (r.started_at AT TIME ZONE $2)::date BETWEEN $3::date AND $4::date)::float8 AS runs,
+              (SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) FROM public.llm_usage_logs l WHERE l.agent_id = a.id
+                 AND (l.created_at AT TIME ZONE $2)::date BETWEEN $3::date AND $4::date)::float8 AS tokens
+       FROM public.agents a WHERE a.workspace_id = $1 ORDER BY runs DESC, 1`,
+      [world.workspaceId, WORLD_TZ, WORLD_FROM_DAY, WORLD_TO_DAY],
+    );
+    expect(rows.map((r) => [r.key, r.values.runs, r.values.total_tokens])).toEqual(
+      raw.map((r) => [r.agent_id, r.runs, r.tokens]),
+    );
+    for (const row of rows) expect(row.values.runtime_p95).toBeGreaterThan(0);
   });
 });

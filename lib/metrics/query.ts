@@ -15,7 +15,7 @@ import {
 } from "./definitions";
 import { MetricQueryError } from "./errors";
 import { GRANULARITIES, bucketLabel, previousRange, resolveRange, type Granularity, type LocalRange } from "./range";
-import { describeSupport, metricSql, planMetric, type SqlContext } from "./sql";
+import { describeSupport, metricColumnsSql, metricSql, planMetric, type SqlContext } from "./sql";
 
 export const DEFAULT_SERIES_LIMIT = 10;
 export const MAX_SERIES_LIMIT = 50;
@@ -149,6 +149,7 @@ async function runQuery(
   filters: MetricFilters,
   limit: number,
   wholeRange = false,
+  keys?: string[],
 ): Promise<MetricSeries[]> {
   const ctx: SqlContext = {
     workspaceId: workspace.id,
@@ -170,7 +171,7 @@ async function runQuery(
       `Metric "${metric}" cannot be served with ${asked}. Supported: ${describeSupport(metric)}.`,
     );
   }
-  const rows = z.array(rowSchema).parse(await db.$queryRaw(metricSql(source, ctx, limit)));
+  const rows = z.array(rowSchema).parse(await db.$queryRaw(metricSql(source, ctx, limit, keys)));
   // Place the SQL's aggregated rows into one series per key; buckets with no row are 0 for
   // additive metrics and empty (null) for rates, means and percentiles (nothing to measure).
   const additive =
@@ -258,4 +259,74 @@ export async function queryMetricBreakdown(
   return series
     .map((s) => ({ key: s.key, label: s.label, value: s.points[0]?.v ?? null }))
     .sort((a, b) => (b.value ?? -Infinity) - (a.value ?? -Infinity) || a.key.localeCompare(b.key));
+}
+
+export type MetricColumnsRow = { key: string; label: string; values: Partial<Record<MetricName, number | null>> };
+
+/**
+ * Several metrics side by side per group over the whole range (a table's columns): the top `limit`
+ * groups by the first metric, and every metric's value for exactly those groups — never a 0 for a
+ * group that was merely outside another metric's own top list. One scan when the metrics share a
+ * rollup table (metricColumnsSql), else the first metric's top groups and then each other metric
+ * for those keys.
+ */
+export async function queryMetricColumns(
+  db: Tx | PrismaClient,
+  input: Omit<MetricQueryInput, "granularity" | "metric" | "groupBy"> & { metrics: string[]; groupBy: string },
+): Promise<MetricColumnsRow[]> {
+  if (input.metrics.length === 0) throw new MetricQueryError("invalid_parameter", "Name at least one metric.");
+  const queries = input.metrics.map((metric) => validateMetricQuery({ ...input, metric, granularity: "day" }));
+  const [first] = queries;
+  const groupBy = first.groupBy;
+  if (!groupBy) throw new MetricQueryError("invalid_group_by", "Columns need a groupBy.");
+  const ctx: SqlContext = {
+    workspaceId: input.workspace.id,
+    timezone: first.range.timezone,
+    from: first.range.from,
+    to: first.range.to,
+    granularity: "total",
+    groupBy,
+    filters: first.filters,
+  };
+  const sources = queries.map((q) => planMetric(q.metric, { ...ctx, filters: q.filters }));
+  const combined = sources.every((source) => source !== null)
+    ? metricColumnsSql(
+        sources.flatMap((source) => (source ? [source] : [])),
+        ctx,
+        first.limit,
+      )
+    : null;
+  if (combined) {
+    const columnSchema = z
+      .object({ key: z.string().nullable(), label: z.string().nullable() })
+      .catchall(z.number().nullable());
+    const rows = z.array(columnSchema).parse(await db.$queryRaw(combined));
+    return rows.map((row) => ({
+      key: row.key ?? "(none)",
+      label: row.label ?? row.key ?? "(none)",
+      values: Object.fromEntries(queries.map((q, i) => [q.metric, row[`v${i}`] ?? null])),
+    }));
+  }
+  const top = await runQuery(db, input.workspace, first.metric, first.range, groupBy, first.filters, first.limit, true);
+  const ordered = top
+    .map((series) => ({ key: series.key, label: series.label, value: series.points[0]?.v ?? null }))
+    .sort((a, b) => (b.value ?? -Infinity) - (a.value ?? -Infinity) || a.key.localeCompare(b.key));
+  const keys = ordered.map((row) => row.key);
+  // One after another: they share the caller's transaction (one connection).
+  const others: Map<string, number | null>[] = [];
+  for (const q of queries.slice(1)) {
+    const series = await runQuery(db, input.workspace, q.metric, q.range, groupBy, q.filters, q.limit, true, keys);
+    others.push(new Map(series.map((s) => [s.key, s.points[0]?.v ?? null])));
+  }
+  const additive = (metric: MetricName) =>
+    METRIC_DEFINITIONS[metric].aggregation === "sum" || METRIC_DEFINITIONS[metric].aggregation === "distinct";
+  return ordered.map((row) => ({
+    key: row.key,
+    label: row.label,
+    values: Object.fromEntries([
+      [first.metric, row.value],
+      // A group without rows for another metric has 0 of an additive one, nothing to measure otherwise.
+      ...queries.slice(1).map((q, i) => [q.metric, others[i].get(row.key) ?? (additive(q.metric) ? 0 : null)]),
+    ]),
+  }));
 }

@@ -44,6 +44,11 @@ export type Source = {
   groupBys: readonly (GroupBy | null)[];
   filters: readonly FilterKey[];
   build: (ctx: SqlContext) => Prisma.Sql;
+  /**
+   * Set when the source is a rollup table read with a plain aggregate: metrics whose sources share
+   * the table can then be read side by side in one scan (metricColumnsSql).
+   */
+  aggregate?: { table: RollupTable; sql: string };
 };
 
 const BUCKET_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS';
@@ -68,7 +73,7 @@ type Measure =
 type Dimension = { key: string; label?: string; join?: string };
 
 /** A rollup table with a time column, its group-by dimensions, filters and measures. */
-type RollupTable = {
+export type RollupTable = {
   table: string;
   /** Pre-merged totals of another table (left out of the "supported" lists of 400 messages). */
   accelerates?: boolean;
@@ -261,6 +266,38 @@ const TABLES: RollupTable[] = [
   },
 ];
 
+/** The pieces every query over a rollup table shares: its range condition, bucket, filters and group key. */
+function tableQueryParts(table: RollupTable, ctx: SqlContext) {
+  const t = Prisma.raw(table.table);
+  const timeColumn = Prisma.raw(`t.${table.time.column}`);
+  const where =
+    table.time.kind === "hour"
+      ? Prisma.sql`t.workspace_id = ${ctx.workspaceId}::uuid
+          AND ${timeColumn} >= (${ctx.from}::timestamp AT TIME ZONE ${ctx.timezone})
+          AND ${timeColumn} < (${ctx.to}::timestamp AT TIME ZONE ${ctx.timezone})`
+      : Prisma.sql`t.workspace_id = ${ctx.workspaceId}::uuid
+          AND ${timeColumn} >= ${ctx.from}::timestamp::date AND ${timeColumn} < ${ctx.to}::timestamp::date`;
+  const bucket = bucketOf(
+    ctx,
+    table.time.kind === "hour"
+      ? Prisma.sql`(${timeColumn} AT TIME ZONE ${ctx.timezone})`
+      : Prisma.sql`${timeColumn}::timestamp`,
+  );
+  const filterSql = (Object.entries(ctx.filters) as [FilterKey, string | undefined][])
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => {
+      const [before, after] = (table.filters[key] ?? "false").split("{}");
+      return Prisma.sql`AND ${Prisma.raw(before)}${value}${Prisma.raw(after ?? "")}`;
+    });
+  const dimension = ctx.groupBy ? table.dimensions[ctx.groupBy] : undefined;
+  const key = dimension ? Prisma.raw(dimension.key) : Prisma.raw("NULL::text");
+  const label = dimension ? Prisma.raw(`max(${dimension.label ?? dimension.key})`) : Prisma.raw("NULL::text");
+  const rowLabel = dimension ? Prisma.raw(dimension.label ?? dimension.key) : Prisma.raw("NULL::text");
+  const join = dimension?.join ? Prisma.raw(dimension.join) : Prisma.empty;
+  const filters = filterSql.length ? Prisma.join(filterSql, " ") : Prisma.empty;
+  return { t, where, bucket, filters, key, label, rowLabel, join };
+}
+
 function tableSource(table: RollupTable, metric: MetricName): Source | null {
   const measure = table.measures[metric];
   if (!measure) return null;
@@ -273,34 +310,9 @@ function tableSource(table: RollupTable, metric: MetricName): Source | null {
     granularities: table.granularities,
     groupBys: onlyGrouped ? groupBys.filter((g) => g !== null) : groupBys,
     filters: Object.keys(table.filters) as FilterKey[],
+    aggregate: measure.kind === "aggregate" ? { table, sql: measure.sql } : undefined,
     build: (ctx) => {
-      const t = Prisma.raw(table.table);
-      const timeColumn = Prisma.raw(`t.${table.time.column}`);
-      const where =
-        table.time.kind === "hour"
-          ? Prisma.sql`t.workspace_id = ${ctx.workspaceId}::uuid
-              AND ${timeColumn} >= (${ctx.from}::timestamp AT TIME ZONE ${ctx.timezone})
-              AND ${timeColumn} < (${ctx.to}::timestamp AT TIME ZONE ${ctx.timezone})`
-          : Prisma.sql`t.workspace_id = ${ctx.workspaceId}::uuid
-              AND ${timeColumn} >= ${ctx.from}::timestamp::date AND ${timeColumn} < ${ctx.to}::timestamp::date`;
-      const bucket = bucketOf(
-        ctx,
-        table.time.kind === "hour"
-          ? Prisma.sql`(${timeColumn} AT TIME ZONE ${ctx.timezone})`
-          : Prisma.sql`${timeColumn}::timestamp`,
-      );
-      const filterSql = (Object.entries(ctx.filters) as [FilterKey, string | undefined][])
-        .filter(([, value]) => value !== undefined)
-        .map(([key, value]) => {
-          const [before, after] = (table.filters[key] ?? "false").split("{}");
-          return Prisma.sql`AND ${Prisma.raw(before)}${value}${Prisma.raw(after ?? "")}`;
-        });
-      const dimension = ctx.groupBy ? table.dimensions[ctx.groupBy] : undefined;
-      const key = dimension ? Prisma.raw(dimension.key) : Prisma.raw("NULL::text");
-      const label = dimension ? Prisma.raw(`max(${dimension.label ?? dimension.key})`) : Prisma.raw("NULL::text");
-      const rowLabel = dimension ? Prisma.raw(dimension.label ?? dimension.key) : Prisma.raw("NULL::text");
-      const join = dimension?.join ? Prisma.raw(dimension.join) : Prisma.empty;
-      const filters = filterSql.length ? Prisma.join(filterSql, " ") : Prisma.empty;
+      const { t, where, bucket, filters, key, label, rowLabel, join } = tableQueryParts(table, ctx);
       if (measure.kind === "aggregate") {
         return Prisma.sql`
           SELECT ${bucket} AS bucket, ${key} AS key, ${label} AS label, (${Prisma.raw(measure.sql)})::float8 AS v
@@ -446,7 +458,11 @@ export function describeSupport(metric: MetricName): string {
 }
 
 /** The one query: the source's rows, limited to the top `limit` series by their total. */
-export function metricSql(source: Source, ctx: SqlContext, limit: number): Prisma.Sql {
+export function metricSql(source: Source, ctx: SqlContext, limit: number, keys?: string[]): Prisma.Sql {
+  // `keys`: exactly these series (another metric's top groups, see queryMetricColumns), no top-N.
+  const kept = keys
+    ? Prisma.sql`rows.key = ANY (${keys}::text[])`
+    : Prisma.sql`rows.key IS NULL OR rows.key IN (SELECT key FROM top)`;
   return Prisma.sql`
     WITH rows AS (${source.build(ctx)}),
     top AS (
@@ -454,6 +470,32 @@ export function metricSql(source: Source, ctx: SqlContext, limit: number): Prism
     )
     SELECT to_char(rows.bucket, ${BUCKET_FORMAT}) AS bucket, rows.key, rows.label, rows.v
     FROM rows
-    WHERE rows.key IS NULL OR rows.key IN (SELECT key FROM top)
+    WHERE ${kept}
     ORDER BY rows.key NULLS FIRST, rows.bucket`;
+}
+
+/**
+ * Several metrics side by side per group over the whole range, in one scan, when every metric's
+ * source is the same rollup table read with a plain aggregate (the usage table's six LLM columns):
+ * rows (key, label, v0 … vn) of the top `limit` groups by the first metric. Null when the sources
+ * differ (queryMetricColumns then reads metric by metric).
+ */
+export function metricColumnsSql(sources: Source[], ctx: SqlContext, limit: number): Prisma.Sql | null {
+  const table = sources[0]?.aggregate?.table;
+  if (!table || ctx.granularity !== "total" || !ctx.groupBy) return null;
+  if (!sources.every((source) => source.aggregate?.table === table)) return null;
+  const { t, where, filters, key, label, join } = tableQueryParts(table, ctx);
+  const values = Prisma.join(
+    sources.map(
+      (source, i) => Prisma.sql`(${Prisma.raw(source.aggregate?.sql ?? "NULL")})::float8 AS ${Prisma.raw(`v${i}`)}`,
+    ),
+    ", ",
+  );
+  return Prisma.sql`
+    SELECT ${key} AS key, ${label} AS label, ${values}
+    FROM ${t} t ${join}
+    WHERE ${where} ${filters}
+    GROUP BY 1
+    ORDER BY v0 DESC NULLS LAST, 1
+    LIMIT ${limit}`;
 }
