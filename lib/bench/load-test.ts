@@ -150,9 +150,7 @@ export async function benchLoadTest(ctx: BenchContext): Promise<BenchResult[]> {
   // Each user (autocannon connection) keeps one view — a workspace and a range preset, assigned
   // round robin — and cycles through its dashboard's cards, so users of one view can share a read
   // (lib/metrics/coalesce.ts) but users of different views never do: the test is not one query 50×.
-  const views = readKeys.flatMap((key) =>
-    [6, 29, 89].map((daysBack) => ({ key, from: day(daysBack), to: day(0) })),
-  );
+  const views = readKeys.flatMap((key) => [6, 29, 89].map((daysBack) => ({ key, from: day(daysBack), to: day(0) })));
   let nextUser = 0;
   const dashboard: Side = { latencies: [], requests: 0, errors: 0 };
   const ingest: Side = { latencies: [], requests: 0, errors: 0 };
@@ -267,7 +265,10 @@ export async function benchLoadTest(ctx: BenchContext): Promise<BenchResult[]> {
       value: Math.round(storedEvents / args.durationSeconds),
       unit: "events/s",
       target: `${INGEST_EVENTS_PER_SECOND.toLocaleString()} events/s`,
-      note: `${storedEvents.toLocaleString()} events in ${args.durationSeconds} s`,
+      // autocannon stops when the duration ends: batches still in flight then are neither answered
+      // nor counted, so a server that keeps up lands a little under the offered rate. Within 2 %
+      // counts as keeping up; a server that falls behind drops far more.
+      note: `${verdict(storedEvents >= 0.98 * INGEST_EVENTS_PER_SECOND * args.durationSeconds)} (≥ 98 % of offered); ${storedEvents.toLocaleString()} events in ${args.durationSeconds} s, ${ingest.requests} batches answered`,
     },
   ];
   for (const r of results) ctx.log(`  ${r.name}: ${r.value} ${r.unit} (target ${r.target}; ${r.note})`);
