@@ -167,6 +167,51 @@ describe("materialized views", () => {
     });
   });
 
+  it("mv_active_users (one pass, 0136) equals 0005's per-day distinct counts on random user-days", async () => {
+    // 0005's definition, verbatim, as the oracle.
+    const oracle = `
+      WITH workspace_today AS (
+          SELECT w.id AS workspace_id, (now() AT TIME ZONE w.timezone)::date AS local_today
+          FROM public.workspaces w
+          WHERE EXISTS (SELECT 1 FROM analytics.user_daily_activity a
+                        WHERE a.workspace_id = w.id AND a.activity_date >= (now() AT TIME ZONE w.timezone)::date - 118)
+      ), days AS (
+          SELECT t.workspace_id, d::date AS activity_date FROM workspace_today t
+          CROSS JOIN LATERAL generate_series(t.local_today - 89, t.local_today, interval '1 day') AS d
+      )
+      SELECT days.workspace_id::text, days.activity_date::text,
+          (SELECT count(*) FROM analytics.user_daily_activity a
+            WHERE a.workspace_id = days.workspace_id AND a.activity_date = days.activity_date)::integer AS daily_active_users,
+          (SELECT count(DISTINCT a.user_id) FROM analytics.user_daily_activity a WHERE a.workspace_id = days.workspace_id
+              AND a.activity_date BETWEEN days.activity_date - 6 AND days.activity_date)::integer AS weekly_active_users,
+          (SELECT count(DISTINCT a.user_id) FROM analytics.user_daily_activity a WHERE a.workspace_id = days.workspace_id
+              AND a.activity_date BETWEEN days.activity_date - 29 AND days.activity_date)::integer AS monthly_active_users
+      FROM days ORDER BY 1, 2`;
+    const zones = ["Pacific/Kiritimati", "America/Los_Angeles", "Asia/Kathmandu"];
+    for (const [i, zone] of zones.entries()) {
+      const id = await workspace(`mv-random-${i}`, zone);
+      const users: string[] = [];
+      for (let u = 0; u < 12; u++) users.push(await trackedUser(id, `r${u}`));
+      // Each user active on random days from 150 days ago (before the 118 read) to 3 days ahead
+      // (after today: never counted), some every day for a stretch, some rarely.
+      await db.owner.query(
+        `INSERT INTO analytics.user_daily_activity (workspace_id, activity_date, user_id, runs, first_seen_at, last_seen_at)
+         SELECT DISTINCT ON (u, ago) $1, (now() AT TIME ZONE $2)::date - ago, u, 1, now(), now()
+         FROM unnest($3::uuid[]) WITH ORDINALITY AS x(u, n),
+              LATERAL (SELECT (random() * 153)::int - 3 AS ago FROM generate_series(1, (x.n * 7)::int)) d`,
+        [id, zone, users],
+      );
+    }
+    await db.owner.query("SELECT analytics.refresh_all_materialized_views()");
+    const expected = await db.owner.query(oracle);
+    const actual = await db.owner.query(
+      `SELECT workspace_id::text, activity_date::text, daily_active_users, weekly_active_users, monthly_active_users
+       FROM analytics.mv_active_users ORDER BY 1, 2`,
+    );
+    expect(actual.rows.length).toBeGreaterThanOrEqual(3 * 90);
+    expect(actual.rows).toEqual(expected.rows);
+  });
+
   it("mv_active_users WAU/MAU are rolling 7/30-day distinct counts (defect 5)", async () => {
     const tokyo = await workspace("mv-active", "Asia/Tokyo");
     const [a, b, c, d] = [
