@@ -32,12 +32,19 @@ function bounds(scope: DashboardScope) {
 
 /**
  * Every agent of the workspace (also those that did not run) with its numbers over the range, from
- * the rollups: run_hourly (runs, rates, runtimes via merged histograms, credits, rating),
- * llm_usage_hourly (cost), run_user_daily (distinct users). Same definitions as the catalogue.
+ * the rollups: run_daily (runs, rates, runtimes via merged histograms, credits, rating),
+ * llm_usage_daily (cost), run_user_daily (distinct users), run_hourly (the hour of the last run).
+ * Same definitions as the catalogue.
+ *
+ * The per-day dimension tables (0115) hold what the hourly ones hold, merged per local day: ~24×
+ * fewer rows, which took the agents page at 10M runs from ~0.4 s for this query. Only the hour of
+ * the last run needs hourly rows, and only those from the earliest of the agents' last run days on.
  */
 export async function agentsTable(scope: DashboardScope, agentId?: string): Promise<AgentRow[]> {
-  const { lo, hi } = bounds(scope);
+  const { hi } = bounds(scope);
+  const tz = scope.workspace.timezone;
   const ws = scope.workspace.id;
+  const days = Prisma.sql`BETWEEN ${scope.range.from}::date AND ${scope.range.to}::date`;
   const only = agentId ? Prisma.sql`AND a.id = ${agentId}::uuid` : Prisma.empty;
   const rows = await asAccount(
     scope,
@@ -49,26 +56,32 @@ export async function agentsTable(scope: DashboardScope, agentId?: string): Prom
                sum(r.credits)::float8 AS credits,
                (sum(r.runtime_sum_seconds) / nullif(sum(r.runtime_runs), 0))::float8 AS runtime_avg,
                (sum(r.rating_sum)::numeric / nullif(sum(r.rated_runs), 0))::float8 AS rating,
-               to_char(max(r.hour) AT TIME ZONE ${scope.workspace.timezone}, 'YYYY-MM-DD HH24:00') AS last_run_hour
-        FROM analytics.run_hourly r
-        WHERE r.workspace_id = ${ws}::uuid AND r.hour >= ${lo} AND r.hour < ${hi}
+               max(r.day) AS last_day
+        FROM analytics.run_daily r
+        WHERE r.workspace_id = ${ws}::uuid AND r.day ${days}
         GROUP BY r.agent_id
       ), pct AS (
         SELECT r.agent_id,
                analytics.log_hist_quantiles(array_agg(h.k), array_agg(h.c), ARRAY[0.5, 0.95]::float8[]) AS q
-        FROM analytics.run_hourly r
+        FROM analytics.run_daily r
         CROSS JOIN LATERAL unnest(r.runtime_hist_keys, r.runtime_hist_counts) AS h(k, c)
-        WHERE r.workspace_id = ${ws}::uuid AND r.hour >= ${lo} AND r.hour < ${hi}
+        WHERE r.workspace_id = ${ws}::uuid AND r.day ${days}
+        GROUP BY r.agent_id
+      ), last_hours AS (
+        SELECT r.agent_id, max(r.hour) AS last_hour
+        FROM analytics.run_hourly r
+        WHERE r.workspace_id = ${ws}::uuid
+          AND r.hour >= ((SELECT min(last_day) FROM runs)::timestamp AT TIME ZONE ${tz}) AND r.hour < ${hi}
         GROUP BY r.agent_id
       ), cost AS (
         SELECT l.agent_id, sum(l.cost_usd)::float8 AS cost_usd
-        FROM analytics.llm_usage_hourly l
-        WHERE l.workspace_id = ${ws}::uuid AND l.hour >= ${lo} AND l.hour < ${hi} AND l.agent_id IS NOT NULL
+        FROM analytics.llm_usage_daily l
+        WHERE l.workspace_id = ${ws}::uuid AND l.day ${days} AND l.agent_id IS NOT NULL
         GROUP BY l.agent_id
       ), users AS (
         SELECT u.agent_id, count(DISTINCT u.user_id)::float8 AS unique_users
         FROM analytics.run_user_daily u
-        WHERE u.workspace_id = ${ws}::uuid AND u.day BETWEEN ${scope.range.from}::date AND ${scope.range.to}::date
+        WHERE u.workspace_id = ${ws}::uuid AND u.day ${days}
         GROUP BY u.agent_id
       )
       SELECT a.id::text AS agent_id, a.name,
@@ -77,10 +90,12 @@ export async function agentsTable(scope: DashboardScope, agentId?: string): Prom
              runs.runtime_avg, (pct.q[1] / 1000)::float8 AS runtime_p50, (pct.q[2] / 1000)::float8 AS runtime_p95,
              coalesce(runs.credits, 0) AS credits, coalesce(cost.cost_usd, 0) AS cost_usd,
              (cost.cost_usd / nullif(runs.completed, 0))::float8 AS cost_per_successful_run,
-             coalesce(users.unique_users, 0) AS unique_users, runs.rating, runs.last_run_hour
+             coalesce(users.unique_users, 0) AS unique_users, runs.rating,
+             to_char(last_hours.last_hour AT TIME ZONE ${tz}, 'YYYY-MM-DD HH24:00') AS last_run_hour
       FROM public.agents a
       LEFT JOIN runs ON runs.agent_id = a.id
       LEFT JOIN pct ON pct.agent_id = a.id
+      LEFT JOIN last_hours ON last_hours.agent_id = a.id
       LEFT JOIN cost ON cost.agent_id = a.id
       LEFT JOIN users ON users.agent_id = a.id
       WHERE a.workspace_id = ${ws}::uuid ${only}

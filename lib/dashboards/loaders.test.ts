@@ -65,13 +65,19 @@ describe("dashboard loaders (app role, RLS) against raw rows", () => {
       credits: number;
       users: number;
       rating: number;
+      runtime_avg: number;
+      p95: number;
+      last_run_hour: string;
     }>(
       `SELECT agent_id::text, count(*)::float8 AS runs,
               (100.0 * count(*) FILTER (WHERE status = 'completed') / count(*) FILTER (WHERE status <> 'running'))::float8 AS rate,
               (percentile_cont(0.5) WITHIN GROUP (ORDER BY runtime_seconds) FILTER (WHERE status <> 'running'))::float8 AS p50,
-              sum(credits_consumed)::float8 AS credits, count(DISTINCT user_id)::float8 AS users, avg(rating)::float8 AS rating
+              sum(credits_consumed)::float8 AS credits, count(DISTINCT user_id)::float8 AS users, avg(rating)::float8 AS rating,
+              (avg(runtime_seconds) FILTER (WHERE status <> 'running'))::float8 AS runtime_avg,
+              (percentile_cont(0.95) WITHIN GROUP (ORDER BY runtime_seconds) FILTER (WHERE status <> 'running'))::float8 AS p95,
+              to_char(date_trunc('hour', max(started_at) AT TIME ZONE $2), 'YYYY-MM-DD HH24:00') AS last_run_hour
        FROM public.agent_runs WHERE workspace_id = $1 GROUP BY 1`,
-      [world.workspaceId],
+      [world.workspaceId, WORLD_TZ],
     );
     const { rows: cost } = await db.owner.query<{ agent_id: string; cost: number }>(
       `SELECT agent_id::text, coalesce(sum(total_cost_usd), 0)::float8 AS cost FROM public.llm_usage_logs
@@ -86,6 +92,9 @@ describe("dashboard loaders (app role, RLS) against raw rows", () => {
       expect(row?.credits).toBeCloseTo(r.credits, 9);
       expect(row?.unique_users).toBe(r.users);
       expect(row?.rating).toBeCloseTo(r.rating, 9);
+      expect(row?.runtime_avg).toBeCloseTo(r.runtime_avg, 9);
+      expect(Math.abs((row?.runtime_p95 ?? 0) - r.p95)).toBeLessThanOrEqual(r.p95 * 0.0101);
+      expect(row?.last_run_hour).toBe(r.last_run_hour);
       const completed = (
         await db.owner.query<{ n: number }>(
           `SELECT count(*)::float8 AS n FROM public.agent_runs WHERE workspace_id = $1 AND agent_id = $2 AND status = 'completed'`,
