@@ -19,6 +19,7 @@ import type { Granularity } from "./range";
  *   analytics.stage_daily           local day (of the run's start) × agent × stage × model × status
  *   analytics.user_daily_activity   local day × user (active users)
  *   analytics.user_first_active_days user → first active day (new users; 0114)
+ *   analytics.daily_metrics         local day (active users per day only)
  *   analytics.hourly_metrics        UTC hour (active users per hour only)
  * `hour` columns hold the instant a workspace-local hour starts; `AT TIME ZONE tz` turns it back
  * into the wall-clock hour, which date_trunc turns into day/week (Monday)/month buckets.
@@ -376,6 +377,29 @@ function activeUsersDaily(): Source {
   };
 }
 
+/**
+ * Active users per local day: analytics.daily_metrics, one row per workspace-local day whose
+ * active_users is the day's distinct users by the same definition (an activity event, a run or an
+ * LLM call; written with user_daily_activity in the same rollup transaction). ~30 rows for a month
+ * instead of every user-day: weeks and months still need the distinct count over user-days.
+ */
+function activeUsersDailyMetrics(): Source {
+  return {
+    table: "analytics.daily_metrics",
+    accelerates: true,
+    granularities: ["day"],
+    groupBys: [null],
+    filters: [],
+    build: (ctx) => Prisma.sql`
+      SELECT ${bucketOf(ctx, Prisma.sql`m.metric_date::timestamp`)} AS bucket, NULL::text AS key, NULL::text AS label,
+             sum(m.active_users)::float8 AS v
+      FROM analytics.daily_metrics m
+      WHERE m.workspace_id = ${ctx.workspaceId}::uuid
+        AND m.metric_date >= ${ctx.from}::timestamp::date AND m.metric_date < ${ctx.to}::timestamp::date
+      GROUP BY 1`,
+  };
+}
+
 /** Active users per hour: hourly_metrics (UTC hours; equal to local hours in whole-hour zones). */
 function activeUsersHourly(): Source {
   return {
@@ -417,7 +441,7 @@ function newUsers(): Source {
 
 /** Every source of a metric, most general first (the planner picks the first that fits). */
 export function metricSources(metric: MetricName): Source[] {
-  if (metric === "active_users") return [activeUsersHourly(), activeUsersDaily()];
+  if (metric === "active_users") return [activeUsersHourly(), activeUsersDailyMetrics(), activeUsersDaily()];
   if (metric === "new_users") return [newUsers()];
   return TABLES.map((table) => tableSource(table, metric)).filter((s): s is Source => s !== null);
 }

@@ -145,4 +145,8 @@ export async function refreshWorldRollups(owner: pg.Pool, workspaceId: string): 
     `SELECT analytics.rollup_hourly_metrics($1, ARRAY(SELECT h FROM generate_series($2::timestamptz, $3::timestamptz, interval '1 hour') h))`,
     [workspaceId, `${from}T00:00:00Z`, `${to}T00:00:00Z`],
   );
+  await owner.query(
+    `SELECT analytics.rollup_daily_metrics($1, ARRAY(SELECT d::date FROM generate_series($2::date, $3::date, interval '1 day') d))`,
+    [workspaceId, from, to],
+  );
 }
