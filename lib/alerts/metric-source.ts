@@ -11,10 +11,15 @@
  */
 import type { Tx } from "@/lib/db/prisma";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
-import { METRIC_DEFINITIONS, isMetricName } from "@/lib/metrics/definitions";
-import { MAX_WINDOW_SERIES, queryMetricWindows, type MetricWindowResult } from "@/lib/metrics/window";
+import { METRIC_DEFINITIONS, isMetricName, type GroupBy, type MetricFilters } from "@/lib/metrics/definitions";
+import {
+  MAX_WINDOW_SERIES,
+  queryMetricWindows,
+  type MetricWindowAnswer,
+  type MetricWindowResult,
+} from "@/lib/metrics/window";
 import { type Condition, observe } from "./condition";
-import { scopeQuery, type RuleRow } from "./rule-shape";
+import { scopeQuery, type RuleRow, type ScopeKind } from "./rule-shape";
 import type { Observation } from "./state-machine";
 
 export type SeriesObservation = { key: string; label: string; observation: Observation };
@@ -83,12 +88,137 @@ type WindowRule = Pick<
 >;
 
 /**
+ * Single-value scopes that a per-series statement of the same workspace answers as one of its
+ * series: "agent = X" is the series X of "each agent" (same rollup, same raw rows, same parts per
+ * series — the catalogue's filter and group-by read the same sources, see lib/metrics/window.ts).
+ */
+const FOLDS: Partial<Record<ScopeKind, { each: ScopeKind; groupBy: GroupBy }>> = {
+  agent: { each: "each_agent", groupBy: "agent" },
+  user: { each: "each_user", groupBy: "user" },
+};
+// A series key is the id's text form (`agent_id::text`): only a canonical uuid can be looked up as
+// one. Anything else keeps its filtered statement and whatever that answers (e.g. an error).
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+type Ask = { key: string; rule: WindowRule };
+/**
+ * One queryMetricWindows call: `asks` are answered as the call returns them; `picks` (single-value
+ * scopes folded into a grouped call) get the series of their value.
+ */
+type Call = {
+  workspace: { id: string; timezone: string };
+  groupBy: GroupBy | null;
+  filters: MetricFilters;
+  asks: Ask[];
+  picks: Ask[];
+};
+
+function askWindows(rule: WindowRule, tick: Date): Array<{ metric: string; from: Date; to: Date }> {
+  const windowMs = rule.evaluation_window_minutes * 60_000;
+  const before = new Date(tick.getTime() - windowMs);
+  const current = { metric: rule.metric_type, from: before, to: tick };
+  return rule.condition_kind === "percent_change"
+    ? [current, { metric: rule.metric_type, from: new Date(before.getTime() - windowMs), to: before }]
+    : [current];
+}
+
+/**
+ * The answer of a folded single-value scope from its grouped answer: the series of its value, or —
+ * when the value had no data in the window — what the filtered (ungrouped) call answers for nothing:
+ * 0 for an additive metric, else null (MetricWindowResult's contract). A truncated answer without
+ * the value proves nothing (the series may have been cut): null, and the caller asks the filtered way.
+ */
+function pickSeries(result: MetricWindowResult, value: string): MetricWindowResult | null {
+  const found = result.series.find((s) => s.key === value);
+  if (!found && result.truncated) return null;
+  const label = METRIC_DEFINITIONS[result.metric].label;
+  return {
+    ...result,
+    groupBy: null,
+    series: [{ key: "total", label, value: found ? found.value : isAdditiveMetric(result.metric) ? 0 : null }],
+    truncated: false,
+  };
+}
+
+/**
+ * Groups the distinct asks into catalogue calls: one per (workspace, scope) as before, except that
+ * the single-value scopes of a dimension (agent = X, user = Y) join that dimension's grouped call
+ * of their workspace when it answers at least two scopes (an each_agent/each_user scope or several
+ * single values) — one statement per family then reads the workspace's raw rows once for all of
+ * them instead of once per value (the raw scan cannot use the filter: the raw tables are indexed by
+ * (workspace, time) only). A lone single-value scope keeps its filtered call.
+ */
+function planCalls(asks: Ask[]): Call[] {
+  const calls: Call[] = [];
+  const folded = new Map<string, { each: Ask[]; picks: Ask[]; scopes: number; groupBy: GroupBy; first: WindowRule }>();
+  const plain: Ask[][] = [];
+  for (const scopeAsks of scopeGroups(asks)) {
+    const rule = scopeAsks[0].rule;
+    const fold = Object.values(FOLDS).find(
+      (f) =>
+        f.each === rule.scope_kind ||
+        (FOLDS[rule.scope_kind] === f && rule.scope_value !== null && CANONICAL_UUID.test(rule.scope_value)),
+    );
+    if (!fold) {
+      plain.push(scopeAsks);
+      continue;
+    }
+    const key = `${rule.workspace_id}|${fold.groupBy}`;
+    const entry = folded.get(key) ?? { each: [], picks: [], scopes: 0, groupBy: fold.groupBy, first: rule };
+    if (rule.scope_kind === fold.each) entry.each.push(...scopeAsks);
+    else entry.picks.push(...scopeAsks);
+    entry.scopes += 1;
+    folded.set(key, entry);
+  }
+  for (const entry of folded.values()) {
+    if (entry.scopes < 2) {
+      plain.push([...entry.each, ...entry.picks]);
+      continue;
+    }
+    calls.push({
+      workspace: { id: entry.first.workspace_id, timezone: entry.first.workspace_timezone },
+      groupBy: entry.groupBy,
+      filters: {},
+      asks: entry.each,
+      picks: entry.picks,
+    });
+  }
+  for (const scopeAsks of plain) calls.push(plainCall(scopeAsks));
+  return calls;
+}
+
+/** The asks per (workspace, scope kind, scope value). */
+function scopeGroups(asks: Ask[]): Ask[][] {
+  const byScope = new Map<string, Ask[]>();
+  for (const ask of asks) {
+    const scopeKey = [ask.rule.workspace_id, ask.rule.scope_kind, ask.rule.scope_value ?? ""].join("|");
+    byScope.set(scopeKey, [...(byScope.get(scopeKey) ?? []), ask]);
+  }
+  return [...byScope.values()];
+}
+
+/** The call of one (workspace, scope): its filters and group-by as the scope maps them. */
+function plainCall(asks: Ask[]): Call {
+  const first = asks[0].rule;
+  const { filters, groupBy } = scopeQuery(first.scope_kind, first.scope_value);
+  return {
+    workspace: { id: first.workspace_id, timezone: first.workspace_timezone },
+    groupBy,
+    filters,
+    asks,
+    picks: [],
+  };
+}
+
+/**
  * Every claimed rule's metric over [tick − window, tick) (and the window before it for a percent
  * change), keyed by metricQueryKey. Rules of one workspace and scope (same group-by and filters)
  * are asked in ONE queryMetricWindows call whatever their metrics and windows — at most one
  * statement per metric family — so the raw rows of the shared partial hour at the tick are read
- * once per scope, not once per rule. Scopes run `concurrency` at a time. A failed or refused
- * window rejects only the rules asking it.
+ * once per scope, not once per rule; single-value agent/user scopes share their dimension's grouped
+ * call (planCalls). Calls run `concurrency` at a time. A failed or refused window rejects only the
+ * rules asking it; a folded scope whose grouped answer failed or was truncated without its value is
+ * asked again on its own, filtered, so it gets exactly the answer it would have had alone.
  */
 export async function fetchRuleWindows(
   db: Tx | PrismaClient,
@@ -96,66 +226,82 @@ export async function fetchRuleWindows(
   tick: Date,
   concurrency: number,
 ): Promise<Map<string, Promise<FetchedWindow>>> {
-  type Ask = { key: string; rule: WindowRule };
-  const scopes = new Map<string, Ask[]>();
-  const seen = new Set<string>();
-  for (const rule of rules) {
-    const key = metricQueryKey(rule);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const scopeKey = [rule.workspace_id, rule.scope_kind, rule.scope_value ?? ""].join("|");
-    scopes.set(scopeKey, [...(scopes.get(scopeKey) ?? []), { key, rule }]);
-  }
+  const asks: Ask[] = [];
   const fetched = new Map<string, Promise<FetchedWindow>>();
   const settle = new Map<string, { resolve: (w: FetchedWindow) => void; reject: (e: Error) => void }>();
-  for (const key of seen) {
-    fetched.set(
-      key,
-      new Promise<FetchedWindow>((resolve, reject) => {
-        settle.set(key, { resolve, reject });
-      }),
-    );
+  for (const rule of rules) {
+    const key = metricQueryKey(rule);
+    if (fetched.has(key)) continue;
+    asks.push({ key, rule });
+    const promise = new Promise<FetchedWindow>((resolve, reject) => {
+      settle.set(key, { resolve, reject });
+    });
     // Rejections are observed by the rule that awaits them; never unhandled before that.
-    fetched.get(key)?.catch(() => {});
+    promise.catch(() => {});
+    fetched.set(key, promise);
   }
-  const groups = [...scopes.values()];
-  let next = 0;
-  const worker = async () => {
-    while (next < groups.length) {
-      const asks = groups[next++];
-      const first = asks[0].rule;
-      const { filters, groupBy } = scopeQuery(first.scope_kind, first.scope_value);
-      const windows = asks.flatMap(({ rule }) => {
-        const windowMs = rule.evaluation_window_minutes * 60_000;
-        const current = { metric: rule.metric_type, from: new Date(tick.getTime() - windowMs), to: tick };
-        const before = new Date(tick.getTime() - windowMs);
-        return rule.condition_kind === "percent_change"
-          ? [current, { metric: rule.metric_type, from: new Date(before.getTime() - windowMs), to: before }]
-          : [current];
-      });
-      try {
-        const answers = await queryMetricWindows(db, {
-          workspace: { id: first.workspace_id, timezone: first.workspace_timezone },
-          groupBy,
-          filters,
-          maxSeries: MAX_WINDOW_SERIES,
-          windows,
-        });
-        let at = 0;
-        for (const { key, rule } of asks) {
-          const current = answers[at++];
-          const previous = rule.condition_kind === "percent_change" ? answers[at++] : null;
-          const handle = settle.get(key);
-          if (!current.ok) handle?.reject(current.error);
-          else if (previous && !previous.ok) handle?.reject(previous.error);
-          else handle?.resolve({ current: current.result, previous: previous?.ok ? previous.result : null });
-        }
-      } catch (error) {
-        for (const { key } of asks) settle.get(key)?.reject(error instanceof Error ? error : new Error(String(error)));
+  const settleAsk = (key: string, current: MetricWindowAnswer, previous: MetricWindowAnswer | null) => {
+    const handle = settle.get(key);
+    if (!current.ok) handle?.reject(current.error);
+    else if (previous && !previous.ok) handle?.reject(previous.error);
+    else handle?.resolve({ current: current.result, previous: previous?.ok ? previous.result : null });
+  };
+  const retry: Ask[] = [];
+  const run = async (call: Call) => {
+    // Distinct (metric, from, to) of the call: folded scopes often ask the same windows.
+    const windowAt = new Map<string, number>();
+    const windows: Array<{ metric: string; from: Date; to: Date }> = [];
+    const indexOf = (w: { metric: string; from: Date; to: Date }) => {
+      const id = `${w.metric}|${w.from.toISOString()}|${w.to.toISOString()}`;
+      let at = windowAt.get(id);
+      if (at === undefined) {
+        at = windows.push(w) - 1;
+        windowAt.set(id, at);
       }
+      return at;
+    };
+    const asked = [...call.asks, ...call.picks].map((ask) => ({ ask, at: askWindows(ask.rule, tick).map(indexOf) }));
+    let answers: MetricWindowAnswer[];
+    try {
+      answers = await queryMetricWindows(db, {
+        workspace: call.workspace,
+        groupBy: call.groupBy,
+        filters: call.filters,
+        maxSeries: MAX_WINDOW_SERIES,
+        windows,
+      });
+    } catch (error) {
+      const failed = error instanceof Error ? error : new Error(String(error));
+      answers = windows.map(() => ({ ok: false, error: failed }));
+    }
+    const picked = new Set(call.picks);
+    for (const { ask, at } of asked) {
+      const [current, previous = null] = at.map((i) => answers[i]);
+      if (!picked.has(ask)) {
+        settleAsk(ask.key, current, previous);
+        continue;
+      }
+      const value = ask.rule.scope_value ?? "";
+      const pick = (answer: MetricWindowAnswer) => (answer.ok ? pickSeries(answer.result, value) : null);
+      const [pickedCurrent, pickedPrevious] = [pick(current), previous ? pick(previous) : null];
+      if (pickedCurrent === null || (previous !== null && pickedPrevious === null)) retry.push(ask);
+      else
+        settleAsk(
+          ask.key,
+          { ok: true, result: pickedCurrent },
+          pickedPrevious ? { ok: true, result: pickedPrevious } : null,
+        );
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, groups.length)) }, worker));
+  const runAll = async (calls: Call[]) => {
+    let next = 0;
+    const worker = async () => {
+      while (next < calls.length) await run(calls[next++]);
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, calls.length)) }, worker));
+  };
+  await runAll(planCalls(asks));
+  if (retry.length > 0) await runAll(scopeGroups(retry).map(plainCall));
   return fetched;
 }
 
