@@ -31,6 +31,7 @@ import {
   alertStateSchema,
   initialSeriesState,
   isAlertingState,
+  leavesInitialUnchanged,
   type Observation,
   type RulePolicy,
   type SeriesState,
@@ -98,22 +99,17 @@ function observationValue(observation: Observation): number | null {
 type StateRow = z.infer<typeof stateRowSchema>;
 type Observed = { series: SeriesObservation[]; observeMissing: (key: string) => Observation; truncated?: boolean };
 
-/** Runs the state machine for every series: the observed ones and the known ones not observed. */
+/**
+ * Runs the state machine for every series that can change: the known ones (observed or not) and the
+ * new ones whose observation moves them out of the initial ok. A new series that stays ok would get
+ * no row, history or notification (see applyObservations), so it is skipped without a step — an
+ * each-user rule observes every user with data each minute (2,000 per workspace at medium scale).
+ */
 function planSteps(states: StateRow[], observed: Observed, policy: RulePolicy, tick: Date): SeriesStep[] {
   const known = new Map(states.map((s) => [s.series_key, s]));
-  const inputs = new Map(observed.series.map((s) => [s.key, s]));
-  for (const state of states) {
-    if (!inputs.has(state.series_key)) {
-      inputs.set(state.series_key, {
-        key: state.series_key,
-        label: state.series_label,
-        observation: observed.observeMissing(state.series_key),
-      });
-    }
-  }
+  const seen = new Set<string>();
   const steps: SeriesStep[] = [];
-  for (const input of inputs.values()) {
-    const row = known.get(input.key);
+  const plan = (input: SeriesObservation, row: StateRow | undefined) => {
     const current: SeriesState = row
       ? {
           state: row.state,
@@ -124,6 +120,21 @@ function planSteps(states: StateRow[], observed: Observed, policy: RulePolicy, t
         }
       : initialSeriesState(tick);
     steps.push({ ...input, result: step(current, input.observation, policy, tick) });
+  };
+  // Series keys are unique within an answer (the catalogue groups by them).
+  for (const input of observed.series) {
+    const row = known.get(input.key);
+    if (row) seen.add(input.key);
+    if (row || !leavesInitialUnchanged(input.observation, policy)) plan(input, row);
+  }
+  for (const state of states) {
+    if (seen.has(state.series_key)) continue;
+    const input = {
+      key: state.series_key,
+      label: state.series_label,
+      observation: observed.observeMissing(state.series_key),
+    };
+    plan(input, state);
   }
   return steps;
 }

@@ -3,7 +3,10 @@ import { compare, observe } from "./condition";
 import {
   ALERT_STATES,
   type AlertState,
+  ERROR_POLICIES,
   initialSeriesState,
+  leavesInitialUnchanged,
+  NO_DATA_POLICIES,
   type Observation,
   type RulePolicy,
   type SeriesState,
@@ -257,5 +260,29 @@ describe("conditions", () => {
     expect(observe({ kind: "value", comparator: "greater_than", threshold: 50 }, null, 10)).toEqual({
       kind: "no_data",
     });
+  });
+});
+
+describe("leavesInitialUnchanged (the evaluator's skip of new series)", () => {
+  it("is true exactly when a step from the initial state has no transition and no notification", () => {
+    const observations: Observation[] = [breach, clear, noData, failure, { kind: "missing" }];
+    let quiet = 0;
+    for (const observation of observations) {
+      for (const noDataPolicy of NO_DATA_POLICIES) {
+        for (const errorPolicy of ERROR_POLICIES) {
+          for (const pendingSeconds of [0, 300]) {
+            for (const snoozedUntil of [null, at(60)]) {
+              const p = policy({ noDataPolicy, errorPolicy, pendingSeconds, snoozedUntil });
+              const result = step(initialSeriesState(T0), observation, p, T0);
+              const unchanged = result.transition === null && result.notification === null;
+              expect(leavesInitialUnchanged(observation, p), JSON.stringify({ observation, p })).toBe(unchanged);
+              if (unchanged) quiet += 1;
+            }
+          }
+        }
+      }
+    }
+    // clear and missing always; no data under ok/keep_last; errors under ok/keep_last.
+    expect(quiet).toBe(2 * 64 + 2 * 4 * 4 + 2 * 4 * 4);
   });
 });

@@ -114,6 +114,17 @@ function classify(observation: Observation, policy: RulePolicy): Input {
   }
 }
 
+/**
+ * True when `step(initialSeriesState(now), observation, policy, now)` changes nothing (no
+ * transition, no notification): the input clears or keeps, and ok stays ok. The evaluator skips
+ * such series when they have no state row yet — most series of an each-user/each-agent rule, most
+ * minutes — instead of running a step for each (state-machine.test.ts checks it equals the step).
+ */
+export function leavesInitialUnchanged(observation: Observation, policy: RulePolicy): boolean {
+  const input = classify(observation, policy);
+  return input === "clear" || input === "keep";
+}
+
 function targetState(current: SeriesState, input: Input, policy: RulePolicy, now: Date): AlertState {
   switch (input) {
     case "keep":
