@@ -125,7 +125,9 @@ async function inTransactionAs<T>(
       },
       // Prisma's own transaction timeout (5 s by default) must not fire before PostgreSQL's
       // statement timeout, or a slow query would surface as an opaque "transaction closed" error.
-      { timeout: Math.max(5000, timeoutMs * 2 + 1000) },
+      // Waiting for a pooled connection gets as long as a statement may run (Prisma's default is
+      // 2 s): on a busy server a queued request should be served late rather than fail.
+      { timeout: Math.max(5000, timeoutMs * 2 + 1000), maxWait: Math.max(2000, timeoutMs) },
     );
   } catch (error) {
     if (isStatementTimeout(error)) throw new QueryTimeoutError(timeoutMs, { cause: error });
