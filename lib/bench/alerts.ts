@@ -39,9 +39,11 @@ export async function benchAlerts(ctx: BenchContext): Promise<BenchResult[]> {
     const second = await timed(() =>
       evaluateAlerts(db, { now: new Date(now.getTime() + 60_000), concurrency: CONCURRENCY }),
     );
-    log(
-      `alerts: tick 1 ${first.result.rulesEvaluated} rules, ${first.result.transitions} transitions, ${first.result.errors} errors`,
-    );
+    for (const [i, tick] of [first, second].entries()) {
+      log(
+        `alerts: tick ${i + 1} ${tick.result.rulesEvaluated} rules, ${tick.result.transitions} transitions, ${tick.result.errors} errors`,
+      );
+    }
     results.push({
       section: SECTION,
       name: `evaluate ${first.result.rulesEvaluated} active rules, first tick (${first.result.transitions} transitions)`,
@@ -51,7 +53,9 @@ export async function benchAlerts(ctx: BenchContext): Promise<BenchResult[]> {
     });
     results.push({
       section: SECTION,
-      name: `evaluate ${second.result.rulesEvaluated} active rules, steady tick`,
+      // The rollups section's minute ends seconds before the first tick, so part of it may only
+      // enter the windows at the second tick: its transitions are named, it is not always quiet.
+      name: `evaluate ${second.result.rulesEvaluated} active rules, steady tick (${second.result.transitions} transitions)`,
       value: second.seconds,
       unit: "s",
       target: "≤ 2 s per tick",
