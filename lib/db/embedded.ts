@@ -1,3 +1,4 @@
+import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -82,6 +83,29 @@ async function waitForPort(port: number, timeoutMs: number): Promise<boolean> {
   return false;
 }
 
+/**
+ * shared_buffers of the embedded server: an eighth of the machine's memory, at least PostgreSQL's
+ * 128 MB default, at most 2 GB (`EMBEDDED_PG_SHARED_BUFFERS_MB` overrides). At the default 128 MB a
+ * 10 GB database re-read every page of the current hour's raw rows from the OS cache on each alert
+ * tick and rollup pass (measured: the alert window reads 5.2 → 3.9 s with 1 GB). An eighth, not
+ * the quarter a dedicated server gets: the embedded server shares the machine with the app.
+ */
+export function embeddedSharedBuffersMb(
+  raw: string | undefined = process.env.EMBEDDED_PG_SHARED_BUFFERS_MB,
+  totalBytes: number = os.totalmem(),
+): number {
+  if (raw !== undefined && raw.trim() !== "") {
+    const mb = Number(raw);
+    if (!Number.isInteger(mb) || mb < 16 || mb > 65_536) {
+      throw new Error(
+        `EMBEDDED_PG_SHARED_BUFFERS_MB must be a whole number of megabytes from 16 to 65536 (got "${raw}")`,
+      );
+    }
+    return mb;
+  }
+  return Math.min(2048, Math.max(128, Math.floor(totalBytes / 8 / 2 ** 20)));
+}
+
 export async function ensureEmbeddedPostgres(
   options: { dir?: string; port?: number; log?: (line: string) => void } = {},
 ): Promise<EmbeddedServer> {
@@ -106,7 +130,14 @@ export async function ensureEmbeddedPostgres(
     persistent: true,
     createPostgresUser: true,
     initdbFlags: ["--encoding=UTF8", "--locale=C"],
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
+    postgresFlags: [
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "max_connections=200",
+      "-c",
+      `shared_buffers=${embeddedSharedBuffersMb()}MB`,
+    ],
     onLog: (message: string) => options.log?.(message),
     onError: (error: unknown) => options.log?.(String(error)),
   });

@@ -1,0 +1,22 @@
+import { describe, expect, it } from "vitest";
+import { embeddedSharedBuffersMb } from "./embedded";
+
+const GiB = 2 ** 30;
+
+describe("embedded PostgreSQL shared_buffers", () => {
+  it("takes an eighth of the memory, between PostgreSQL's 128 MB default and 2 GB", () => {
+    expect(embeddedSharedBuffersMb(undefined, 24 * GiB)).toBe(2048);
+    expect(embeddedSharedBuffersMb(undefined, 8 * GiB)).toBe(1024);
+    expect(embeddedSharedBuffersMb(undefined, 512 * 2 ** 20)).toBe(128);
+  });
+
+  it("EMBEDDED_PG_SHARED_BUFFERS_MB overrides it, and a wrong value says what it wants", () => {
+    expect(embeddedSharedBuffersMb("256", 24 * GiB)).toBe(256);
+    expect(embeddedSharedBuffersMb("", 8 * GiB)).toBe(1024);
+    for (const bad of ["1GB", "8", "2.5", "100000"]) {
+      expect(() => embeddedSharedBuffersMb(bad, 8 * GiB)).toThrow(
+        `EMBEDDED_PG_SHARED_BUFFERS_MB must be a whole number of megabytes from 16 to 65536 (got "${bad}")`,
+      );
+    }
+  });
+});
