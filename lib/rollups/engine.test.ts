@@ -638,7 +638,9 @@ describe("rebuild", () => {
           await rebuildRollups(db.owner, { from, to, chunkDays: 3 });
           await insertWorld(world, "late");
           await db.owner.query("DELETE FROM public.llm_usage_logs WHERE prompt_tokens % 3 = 0");
-          await db.owner.query("DELETE FROM analytics.user_activity WHERE extract(minute FROM created_at)::int % 3 = 0");
+          await db.owner.query(
+            "DELETE FROM analytics.user_activity WHERE extract(minute FROM created_at)::int % 3 = 0",
+          );
           await db.owner.query("DELETE FROM public.agent_runs WHERE extract(second FROM started_at)::int % 4 = 0");
           let calls = 0;
           const interrupted = await rebuildRollups(db.owner, {
@@ -690,10 +692,10 @@ describe("rebuild", () => {
         "INSERT INTO public.users (workspace_id, id, external_id, created_at) VALUES ($1, $2, 'u', '2026-01-01Z')",
         [z.id, uuid(9_101 + i)],
       );
-      await db.owner.query("INSERT INTO public.agents (workspace_id, id, external_id, name) VALUES ($1, $2, 'a', 'A')", [
-        z.id,
-        uuid(9_201 + i),
-      ]);
+      await db.owner.query(
+        "INSERT INTO public.agents (workspace_id, id, external_id, name) VALUES ($1, $2, 'a', 'A')",
+        [z.id, uuid(9_201 + i)],
+      );
       await db.owner.query(
         `INSERT INTO public.agent_runs (workspace_id, external_id, agent_id, user_id, status, started_at, finished_at, runtime_seconds, credits_consumed)
          VALUES ($1, 'r', $2, $3, 'completed', $4, $4::timestamptz + interval '5 seconds', 5, 1)`,
