@@ -2,10 +2,8 @@ import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { z } from "zod";
 import { generateApiKey } from "@/lib/api-keys/keys";
-import { dashboardConcurrency, prismaFor } from "@/lib/db/prisma";
-import { handleIngestRequest } from "@/lib/ingest/handler";
-import { serveFetchHandler } from "@/lib/ingest/test-server";
-import { handleMetricsRequest, metricReadCounts } from "@/lib/metrics/api";
+import { spawn } from "node:child_process";
+import path from "node:path";
 import type { BenchContext, BenchResult } from "./types";
 
 /**
@@ -13,14 +11,15 @@ import type { BenchContext, BenchResult } from "./types";
  * read-scope API key: the same catalogue queries the dashboard cards run, without a next-auth
  * session) while ingesting INGEST_EVENTS_PER_SECOND events/s (batches of 1,000) through
  * POST /api/v1/ingest, for a bounded duration. Both sides run the real route handlers
- * (handleIngestRequest, handleMetricsRequest) with the app's two connection pools. Reports p95 latency and error rate of each side
- * against the targets (p95 < 500 ms, errors < 0.1 %).
+ * (handleIngestRequest, handleMetricsRequest) with the app's two connection pools. Reports p95
+ * latency and error rate of each side against the targets (p95 < 500 ms, errors < 0.1 %).
  *
  * Runs when `--load-test` is passed or the scale is not small; `--duration <seconds>` shortens it
  * (default 120, at most 600). Every request goes to 127.0.0.1. The route handlers are served by a
- * node:http server in this process (lib/ingest/test-server.ts), not `next start`, and autocannon
- * runs in the same process: on a 2-core machine PostgreSQL, the server and the load generator
- * share the CPUs, so the figures are a floor, not a ceiling.
+ * node:http server (lib/ingest/test-server.ts) in a process of its own
+ * (lib/bench/load-test-server.ts), not `next start`; autocannon runs in the bench process. On a
+ * 2-core machine PostgreSQL, the server and the load generator still share the CPUs, so the
+ * figures are a floor, not a ceiling.
  */
 const DASHBOARD_USERS = 50;
 /** The catalogue metrics of the overview's cards, which each dashboard user reads in turn. */
@@ -109,6 +108,43 @@ function makeBatch(prefix: string, seq: number, users: number): string {
   return JSON.stringify({ batch });
 }
 
+const countsSchema = z.object({ started: z.number(), joined: z.number() });
+
+/** Starts lib/bench/load-test-server.ts and waits until it serves. */
+async function startServerProcess(appUrl: string): Promise<{
+  url: string;
+  counts: () => Promise<z.infer<typeof countsSchema>>;
+  stop: () => Promise<void>;
+}> {
+  // node itself with tsx's loader (not npx, whose child would outlive a SIGTERM to npx).
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", path.join(process.cwd(), "lib/bench/load-test-server.ts")],
+    {
+      env: { ...process.env, LOAD_TEST_APP_URL: appUrl },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /listening (http:\/\/\S+)/.exec(out);
+      if (match) resolve(match[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`load-test server exited (${code}) before listening: ${out}`)));
+  });
+  return {
+    url,
+    counts: async () => countsSchema.parse(await (await fetch(`${url}/__counts`)).json()),
+    stop: async () => {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
 async function insertKey(ctx: BenchContext, workspaceId: string, scope: "ingest" | "read"): Promise<string> {
   const generated = generateApiKey();
   await ctx.owner.query(
@@ -135,16 +171,9 @@ export async function benchLoadTest(ctx: BenchContext): Promise<BenchResult[]> {
   const readKeys: string[] = [];
   for (const { id } of rows) readKeys.push(await insertKey(ctx, id, "read"));
 
-  // The app's two pools (lib/db/prisma.ts): writes and ingest on one (appPrisma's size), dashboard
-  // reads on the read pool (primaryReadPrisma's size), so the test measures the production setup.
-  const db = prismaFor(ctx.appUrl, { max: 10 });
-  const readDb = prismaFor(ctx.appUrl, { max: dashboardConcurrency(), pool: "read" });
-  const server = await serveFetchHandler((request) => {
-    const { pathname } = new URL(request.url);
-    if (pathname === "/api/v1/ingest") return handleIngestRequest(request, { db });
-    return handleMetricsRequest(request, { db, readDb, sessionAccountId: async () => null });
-  });
-
+  // The server runs in a process of its own (lib/bench/load-test-server.ts): the app's handlers and
+  // two pools, without autocannon on its event loop.
+  const server = await startServerProcess(ctx.appUrl);
   const today = new Date();
   const day = (offset: number) => new Date(today.getTime() - offset * 86_400_000).toISOString().slice(0, 10);
   // Each user (autocannon connection) keeps one view — a workspace and a range preset, assigned
@@ -154,7 +183,8 @@ export async function benchLoadTest(ctx: BenchContext): Promise<BenchResult[]> {
   let nextUser = 0;
   const dashboard: Side = { latencies: [], requests: 0, errors: 0 };
   const ingest: Side = { latencies: [], requests: 0, errors: 0 };
-  const readsBefore = metricReadCounts();
+  const readsBefore = await server.counts();
+  let readsAfter = readsBefore;
   let seq = 0;
   const prefix = `lt-${Date.now()}`;
   ctx.log(
@@ -205,8 +235,9 @@ export async function benchLoadTest(ctx: BenchContext): Promise<BenchResult[]> {
     );
     await Promise.all([readers, writers]);
   } finally {
-    await server.close();
-    await Promise.all([db.$disconnect(), readDb.$disconnect()]);
+    // Counted before the server stops; the requests still under way then finish before it exits.
+    readsAfter = await server.counts().catch(() => readsBefore);
+    await server.stop();
   }
 
   const stored = await ctx.owner.query<{ n: string }>(
@@ -219,7 +250,6 @@ export async function benchLoadTest(ctx: BenchContext): Promise<BenchResult[]> {
     [workspace.id],
   );
   const storedEvents = Number(stored.rows[0].n);
-  const readsAfter = metricReadCounts();
   const started = readsAfter.started - readsBefore.started;
   const joined = readsAfter.joined - readsBefore.joined;
   const p95Dashboard = percentile(dashboard.latencies, 0.95);
