@@ -150,3 +150,44 @@ export async function refreshWorldRollups(owner: pg.Pool, workspaceId: string): 
     [workspaceId, from, to],
   );
 }
+
+/**
+ * Traffic around 2026-03-09..11 for the window tests (lib/metrics/window.test.ts, the alert
+ * evaluator's): 600 runs, one every 7 min 13 s from 00:04 UTC with varying statuses and runtimes,
+ * and 500 LLM calls, one every 8 min 31 s (every 9th unpriced), spread round robin over the given
+ * agents and users; then the run and LLM dimension rollups of those days.
+ */
+export async function insertWindowTraffic(
+  owner: pg.Pool,
+  workspaceId: string,
+  agentIds: string[],
+  userIds: string[],
+): Promise<void> {
+  await owner.query(
+    `INSERT INTO public.agent_runs (workspace_id, external_id, agent_id, user_id, status, started_at, finished_at,
+       runtime_seconds, credits_consumed, model)
+     SELECT $1, 'r' || i, ($2::uuid[])[1 + i % cardinality($2::uuid[])], ($3::uuid[])[1 + i % cardinality($3::uuid[])],
+            s.status, st,
+            CASE WHEN s.status = 'running' THEN NULL ELSE st + make_interval(secs => rt) END,
+            CASE WHEN s.status = 'running' THEN NULL ELSE rt END,
+            (i % 7) * 0.75, CASE WHEN i % 2 = 0 THEN 'gpt-4o' ELSE 'claude-3' END
+     FROM generate_series(1, 600) i
+     CROSS JOIN LATERAL (SELECT timestamptz '2026-03-09 00:04:00+00' + i * interval '433 seconds' AS st,
+                                ((i * 37) % 600) / 10.0 + 1 AS rt,
+                                (ARRAY['completed', 'completed', 'failed', 'cancelled', 'completed', 'running'])[1 + i % 6] AS status) s`,
+    [workspaceId, agentIds, userIds],
+  );
+  await owner.query(
+    `INSERT INTO public.llm_usage_logs (workspace_id, agent_id, user_id, provider, model, prompt_tokens, completion_tokens,
+       total_cost_usd, cost_source, latency_ms, created_at)
+     SELECT $1, ($2::uuid[])[1 + i % cardinality($2::uuid[])], ($3::uuid[])[1 + i % cardinality($3::uuid[])],
+            'openai', 'gpt-4o', 100 + i, 10 + i % 50,
+            CASE WHEN i % 9 = 0 THEN NULL ELSE (i % 13) * 0.0125 END,
+            CASE WHEN i % 9 = 0 THEN 'unpriced' ELSE 'reported' END,
+            200 + (i * 53) % 3000, timestamptz '2026-03-09 00:02:00+00' + i * interval '511 seconds'
+     FROM generate_series(1, 500) i`,
+    [workspaceId, agentIds, userIds],
+  );
+  await owner.query(`SELECT analytics.rollup_run_dimensions($1, '2026-03-07', '2026-03-14')`, [workspaceId]);
+  await owner.query(`SELECT analytics.rollup_llm_dimensions($1, '2026-03-07', '2026-03-14')`, [workspaceId]);
+}
