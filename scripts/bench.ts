@@ -17,6 +17,8 @@ import type { BenchContext, BenchResult } from "@/lib/bench/types";
  * `npm run bench [-- --scale small|medium|large]`: builds a throwaway database (BENCH_DATABASE_URL's
  * server, or an embedded one in a temp dir), loads the scale's world with the bulk loader, runs
  * every section, prints a table and rewrites BENCHMARKS.md.
+ * `--only a,b` runs some sections (BENCHMARKS.md untouched); `--keep` keeps the database; with
+ * BENCH_DATABASE_URL, `--reuse bench_NNN --only a,b` measures a kept world again without loading it.
  */
 // --load-test and --duration are read by lib/bench/load-test.ts; declared here so they parse.
 const { values } = parseArgs({
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     scale: { type: "string", default: "medium" },
     keep: { type: "boolean" },
     only: { type: "string" },
+    reuse: { type: "string" },
     "load-test": { type: "boolean" },
     duration: { type: "string" },
   },
@@ -61,14 +64,50 @@ if (!serverUrl) {
   serverUrl = server.url;
   stopServer = server.stop;
 }
-const database = `bench_${Date.now()}`;
-await createDatabaseIfMissing(withDatabase(serverUrl, "postgres"), database);
+// --reuse <database> (with BENCH_DATABASE_URL) measures a world kept by an earlier `--keep` run instead of
+// loading a new one: for iterating on one area without paying the load each time. Such a run is never
+// written to BENCHMARKS.md (its world has been measured on before).
+const reuse = values.reuse ?? null;
+if (reuse !== null && (!process.env.BENCH_DATABASE_URL || !/^bench_[0-9]+$/.test(reuse) || only === null)) {
+  console.error(
+    "error: --reuse <bench_NNN> needs BENCH_DATABASE_URL (the server the kept database is on) and --only <sections>",
+  );
+  process.exit(1);
+}
+const database = reuse ?? `bench_${Date.now()}`;
+if (reuse === null) await createDatabaseIfMissing(withDatabase(serverUrl, "postgres"), database);
 const ownerUrl = withDatabase(serverUrl, database);
 await runMigrations(ownerUrl);
 const owner = new pg.Pool({ connectionString: ownerUrl, max: 4 });
 
 const results: BenchResult[] = [];
 try {
+  if (reuse !== null) log(`reusing ${database} (no load)`);
+  else await loadWorld();
+  const context: BenchContext = { scale: scaleName.data, ownerUrl, appUrl: appUrlFor(ownerUrl), owner, log };
+  for (const section of BENCH_SECTIONS.filter((s) => only === null || only.includes(s.name))) {
+    log(`\n== ${section.name}`);
+    try {
+      results.push(...(await section.run(context)));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      log(`  failed: ${message}`);
+      results.push({ section: section.name, name: "section failed", value: Number.NaN, unit: "", note: message });
+    }
+  }
+} finally {
+  await owner.end();
+  if (!values.keep && reuse === null) {
+    const admin = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+  } else log(`kept database ${database}`);
+  await stopServer();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
+async function loadWorld(): Promise<void> {
   log(
     `loading the ${scaleName.data} world: ${scale.runs.toLocaleString()} runs, ${scale.activityEvents.toLocaleString()} activity events, ${scale.llmCalls.toLocaleString()} LLM calls over ${scale.days} days in ${scale.workspaces} workspaces`,
   );
@@ -93,28 +132,6 @@ try {
     value: Math.round(rows / loadSeconds),
     unit: "rows/s",
   });
-
-  const context: BenchContext = { scale: scaleName.data, ownerUrl, appUrl: appUrlFor(ownerUrl), owner, log };
-  for (const section of BENCH_SECTIONS.filter((s) => only === null || only.includes(s.name))) {
-    log(`\n== ${section.name}`);
-    try {
-      results.push(...(await section.run(context)));
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      log(`  failed: ${message}`);
-      results.push({ section: section.name, name: "section failed", value: Number.NaN, unit: "", note: message });
-    }
-  }
-} finally {
-  await owner.end();
-  if (!values.keep) {
-    const admin = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.end();
-  }
-  await stopServer();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 }
 
 const version = await serverVersion(serverUrl).catch(() => "PostgreSQL 17 (embedded)");
