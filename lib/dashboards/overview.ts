@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Tx } from "@/lib/db/prisma";
+import type { ReadTx } from "@/lib/db/read-tx";
 import { queryMetricBreakdown, type BreakdownRow } from "@/lib/metrics/query";
 import type { GroupBy, MetricName } from "@/lib/metrics/definitions";
 import { asAccount, type DashboardScope } from "./scope";
@@ -65,7 +65,7 @@ export function breakdown(
 
 /** The same inside the caller's transaction (a card's several breakdowns share one). */
 export function breakdownIn(
-  tx: Tx,
+  tx: ReadTx,
   scope: DashboardScope,
   metric: MetricName,
   groupBy: GroupBy,

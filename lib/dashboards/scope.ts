@@ -2,7 +2,7 @@ import { cache } from "react";
 import type { WorkspaceAccess } from "@/lib/access/authorize";
 import { roleHasPermission, type Permission } from "@/lib/access/permissions";
 import { withUserReadContext } from "@/lib/db/context";
-import type { Tx } from "@/lib/db/prisma";
+import type { ReadTx } from "@/lib/db/read-tx";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
 import type { MetricFilters, MetricName, GroupBy } from "@/lib/metrics/definitions";
 import { queryMetric, queryMetricTotal, type MetricResult } from "@/lib/metrics/query";
@@ -46,7 +46,10 @@ export function dashboardScope(
  * when DATABASE_REPLICA_URLS is set, else on the primary's read pool, after waiting for one of the
  * process's DASHBOARD_DB_CONCURRENCY read slots (lib/db/context.ts). Dashboards only read.
  */
-export function asAccount<T>(scope: Pick<DashboardScope, "accountId" | "db">, fn: (tx: Tx) => Promise<T>): Promise<T> {
+export function asAccount<T>(
+  scope: Pick<DashboardScope, "accountId" | "db">,
+  fn: (tx: ReadTx) => Promise<T>,
+): Promise<T> {
   return scope.db ? withUserReadContext(scope.accountId, fn, scope.db) : withUserReadContext(scope.accountId, fn);
 }
 
@@ -63,7 +66,7 @@ export function scopeMetric(
 
 /** The same, inside a transaction the caller already holds (several queries of one card). */
 export function scopeMetricIn(
-  tx: Tx,
+  tx: ReadTx,
   scope: DashboardScope,
   metric: MetricName,
   options: ScopeMetricOptions = {},

@@ -78,7 +78,7 @@ describe("statement_timeout on dashboard reads", () => {
     await expect(
       withUserReadContext(
         accountId,
-        (tx) => tx.$executeRaw`UPDATE public.accounts SET name = 'x' WHERE id = ${accountId}::uuid`,
+        (tx) => tx.$queryRaw`UPDATE public.accounts SET name = 'x' WHERE id = ${accountId}::uuid`,
         db.appPrisma,
       ),
     ).rejects.toThrow(/read-only transaction/);

@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { z } from "zod";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
-import { appPrisma, dashboardConcurrency, type Tx } from "./prisma";
+import { appPrisma, dashboardConcurrency, poolOf, type Tx } from "./prisma";
+import { pgReadTx, type ReadTx } from "./read-tx";
 import { dashboardReadPrisma } from "./replicas";
 
 const DEFAULT_DASHBOARD_STATEMENT_TIMEOUT_MS = 5000;
@@ -88,15 +89,41 @@ async function withReadSlot<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function inUserTransaction<T>(
+async function inReadTransaction<T>(
   client: PrismaClient,
   subjectId: string,
-  fn: (tx: Tx) => Promise<T>,
-  options: ContextOptions,
+  fn: (tx: ReadTx) => Promise<T>,
+  setting: ContextSetting,
 ): Promise<T> {
-  return options.readOnly
-    ? withReadSlot(() => inTransactionAs(client, subjectId, fn, options))
-    : inTransactionAs(client, subjectId, fn, options);
+  return withReadSlot(async () => {
+    const pool = poolOf(client);
+    if (!pool) return inTransactionAs(client, subjectId, fn, { readOnly: true, setting });
+    const timeoutMs = dashboardStatementTimeoutMs();
+    const connection = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      // Read-only, the RLS subject and the statement timeout, all transaction-local, in the same
+      // transaction as the reads: a pooled connection never carries them into the next request.
+      await connection.query("BEGIN READ ONLY");
+      await connection.query("SELECT set_config($1, $2, true), set_config('statement_timeout', $3, true)", [
+        setting,
+        subjectId,
+        String(timeoutMs),
+      ]);
+      const result = await fn(pgReadTx(connection));
+      await connection.query("COMMIT");
+      return result;
+    } catch (error) {
+      await connection.query("ROLLBACK").catch((rollbackError: unknown) => {
+        // The connection is unusable (closed, or broken mid-protocol): drop it from the pool.
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      });
+      if (isStatementTimeout(error)) throw new QueryTimeoutError(timeoutMs, { cause: error });
+      throw error;
+    } finally {
+      connection.release(broken);
+    }
+  });
 }
 
 async function inTransactionAs<T>(
@@ -146,7 +173,7 @@ export async function withUserContext<T>(
   fn: (tx: Tx) => Promise<T>,
   client: PrismaClient = appPrisma(),
 ): Promise<T> {
-  return inUserTransaction(client, accountId, fn, { readOnly: false });
+  return inTransactionAs(client, accountId, fn, { readOnly: false });
 }
 
 /**
@@ -156,10 +183,10 @@ export async function withUserContext<T>(
  */
 export async function withUserReadContext<T>(
   accountId: string,
-  fn: (tx: Tx) => Promise<T>,
+  fn: (tx: ReadTx) => Promise<T>,
   client: PrismaClient = dashboardReadPrisma(),
 ): Promise<T> {
-  return inUserTransaction(client, accountId, fn, { readOnly: true });
+  return inReadTransaction(client, accountId, fn, "app.current_user_id");
 }
 
 /**
@@ -189,8 +216,8 @@ export async function withWorkspaceContext<T>(
  */
 export async function withApiKeyReadContext<T>(
   workspaceId: string,
-  fn: (tx: Tx) => Promise<T>,
+  fn: (tx: ReadTx) => Promise<T>,
   client: PrismaClient = dashboardReadPrisma(),
 ): Promise<T> {
-  return inUserTransaction(client, workspaceId, fn, { readOnly: true, setting: "app.current_read_workspace_id" });
+  return inReadTransaction(client, workspaceId, fn, "app.current_read_workspace_id");
 }

@@ -1,4 +1,5 @@
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
 import { z } from "zod";
 import { PrismaClient } from "@/lib/generated/prisma/client";
 
@@ -7,6 +8,9 @@ export type Db = PrismaClient;
 export type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
 
 const clients = new Map<string, PrismaClient>();
+// Each client's pg pool, shared with the read contexts that run on `pg` directly (lib/db/read-tx.ts):
+// one pool per client, so its size bounds both.
+const pools = new WeakMap<PrismaClient, pg.Pool>();
 
 /**
  * One client (and connection pool) per URL, pool size and pool name. `pool` separates pools that
@@ -16,11 +20,24 @@ export function prismaFor(connectionString: string, options: { max?: number; poo
   const key = `${connectionString}#${options.max ?? ""}#${options.pool ?? ""}`;
   let client = clients.get(key);
   if (!client) {
-    const adapter = new PrismaPg({ connectionString, max: options.max ?? 10 });
+    const pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
+    // An idle connection the server closes (a restart, DROP DATABASE … WITH (FORCE) in tests) must
+    // not crash the process before Prisma's adapter has attached its own listener.
+    pool.on("error", () => {});
+    // The adapter bundles its own copy of @types/pg; the runtime class is the same pg.Pool.
+    const adapter = new PrismaPg(pool as unknown as ConstructorParameters<typeof PrismaPg>[0], {
+      disposeExternalPool: true,
+    });
     client = new PrismaClient({ adapter });
     clients.set(key, client);
+    pools.set(client, pool);
   }
   return client;
+}
+
+/** The pg pool under a client made by `prismaFor` (undefined for any other client). */
+export function poolOf(client: PrismaClient): pg.Pool | undefined {
+  return pools.get(client);
 }
 
 function required(name: string): string {

@@ -238,7 +238,7 @@ describe.skipIf(!binariesPresent)(
         await expect(
           withUserReadContext(
             account,
-            (tx) => tx.$executeRaw`UPDATE public.accounts SET name = 'x' WHERE id = ${account}::uuid`,
+            (tx) => tx.$queryRaw`UPDATE public.accounts SET name = 'x' WHERE id = ${account}::uuid`,
           ),
         ).rejects.toThrow(/read-only transaction/);
       } finally {

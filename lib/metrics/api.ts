@@ -5,7 +5,7 @@ import { bearerToken, verifyApiKey } from "@/lib/api-keys/keys";
 import { clientIpFromHeaders, recordAuditEvent, type AuditAction } from "@/lib/accounts/audit";
 import { withApiKeyReadContext, withUserContext, withUserReadContext, withWorkspaceContext } from "@/lib/db/context";
 import { nextReplicaPrisma } from "@/lib/db/replicas";
-import type { Tx } from "@/lib/db/prisma";
+import type { ReadTx } from "@/lib/db/read-tx";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
 import { FILTER_KEYS } from "./definitions";
 import { MetricQueryError } from "./errors";
@@ -98,7 +98,7 @@ async function identify(request: Request, query: MetricsQuery, deps: MetricsHand
  * Runs `fn` in the caller's row-level-security context, read-only with the statement timeout, on
  * `deps.readDb` (the route's dashboard read pool), else a read replica, else `deps.db`.
  */
-function inContext<T>(caller: Caller, deps: MetricsHandlerDeps, fn: (tx: Tx) => Promise<T>): Promise<T> {
+function inContext<T>(caller: Caller, deps: MetricsHandlerDeps, fn: (tx: ReadTx) => Promise<T>): Promise<T> {
   const db = deps.readDb ?? nextReplicaPrisma() ?? deps.db;
   return caller.kind === "account"
     ? withUserReadContext(caller.accountId, fn, db)

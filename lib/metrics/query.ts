@@ -1,6 +1,5 @@
 import { z } from "zod";
-import type { Tx } from "@/lib/db/prisma";
-import type { PrismaClient } from "@/lib/generated/prisma/client";
+import type { ReadTx } from "@/lib/db/read-tx";
 import {
   FILTER_KEYS,
   GROUP_BYS,
@@ -141,7 +140,7 @@ export function validateMetricQuery(input: MetricQueryInput): {
 }
 
 async function runQuery(
-  db: Tx | PrismaClient,
+  db: ReadTx,
   workspace: MetricWorkspace,
   metric: MetricName,
   range: LocalRange,
@@ -201,7 +200,7 @@ async function runQuery(
  * The one entry point every chart, KPI card, CSV export, the metrics API and the alert evaluator
  * use. Runs in the caller's transaction (`withUserContext`), so row-level security applies.
  */
-export async function queryMetric(db: Tx | PrismaClient, input: MetricQueryInput): Promise<MetricResult> {
+export async function queryMetric(db: ReadTx, input: MetricQueryInput): Promise<MetricResult> {
   const { metric, range, groupBy, filters, limit } = validateMetricQuery(input);
   const series = await runQuery(db, input.workspace, metric, range, groupBy, filters, limit);
   const definition = METRIC_DEFINITIONS[metric];
@@ -224,7 +223,7 @@ export async function queryMetric(db: Tx | PrismaClient, input: MetricQueryInput
  * exact over the period (never an average of daily values).
  */
 export async function queryMetricTotal(
-  db: Tx | PrismaClient,
+  db: ReadTx,
   input: Omit<MetricQueryInput, "granularity" | "groupBy" | "limit">,
 ): Promise<{ metric: MetricName; unit: MetricUnit; value: number | null; previous: number | null }> {
   const { metric, range, filters } = validateMetricQuery({ ...input, granularity: "day" });
@@ -234,7 +233,7 @@ export async function queryMetricTotal(
 }
 
 async function totalOver(
-  db: Tx | PrismaClient,
+  db: ReadTx,
   workspace: MetricWorkspace,
   metric: MetricName,
   range: LocalRange,
@@ -251,7 +250,7 @@ export type BreakdownRow = { key: string; label: string; value: number | null };
  * the range is one bucket, so rates, percentiles and distinct counts are exact for the period.
  */
 export async function queryMetricBreakdown(
-  db: Tx | PrismaClient,
+  db: ReadTx,
   input: Omit<MetricQueryInput, "granularity"> & { groupBy: string },
 ): Promise<BreakdownRow[]> {
   const { metric, range, groupBy, filters, limit } = validateMetricQuery({ ...input, granularity: "day" });
@@ -271,7 +270,7 @@ export type MetricColumnsRow = { key: string; label: string; values: Partial<Rec
  * for those keys.
  */
 export async function queryMetricColumns(
-  db: Tx | PrismaClient,
+  db: ReadTx,
   input: Omit<MetricQueryInput, "granularity" | "metric" | "groupBy"> & { metrics: string[]; groupBy: string },
 ): Promise<MetricColumnsRow[]> {
   if (input.metrics.length === 0) throw new MetricQueryError("invalid_parameter", "Name at least one metric.");

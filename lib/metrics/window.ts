@@ -19,8 +19,8 @@
  * and the result says so (`resolution: "day"` with the days actually read).
  */
 import { z } from "zod";
-import type { Tx } from "@/lib/db/prisma";
-import { Prisma, type PrismaClient } from "@/lib/generated/prisma/client";
+import type { ReadTx } from "@/lib/db/read-tx";
+import { Prisma } from "@/lib/generated/prisma/client";
 import { METRIC_DEFINITIONS, type FilterKey, type GroupBy, type MetricName, type MetricUnit } from "./definitions";
 import { MetricQueryError } from "./errors";
 import { validateMetricShape, type MetricWorkspace } from "./query";
@@ -370,7 +370,7 @@ function windowsSql(froms: Date[], tos: Date[], timezone: string, bucket: "hour"
 
 /** Distinct users over the local days the window touches (day resolution, see the file comment). */
 async function distinctUsersWindow(
-  db: Tx | PrismaClient,
+  db: ReadTx,
   metric: "active_users" | "new_users",
   workspace: MetricWorkspace,
   from: Date,
@@ -443,7 +443,7 @@ function validateWindow(metric: MetricName, from: Date, to: Date): void {
  * read from those sums exactly as a single-window query would.
  */
 async function queryFamilyWindows(
-  db: Tx | PrismaClient,
+  db: ReadTx,
   input: { workspace: MetricWorkspace; groupBy: GroupBy | null; filters: Partial<Record<FilterKey, string>> },
   family: Family,
   asked: ValidWindow[],
@@ -558,10 +558,7 @@ async function queryFamilyWindows(
  * `queryMetricWindow` of that window alone; a window that is refused (or whose statement failed)
  * gets its error, the others their results.
  */
-export async function queryMetricWindows(
-  db: Tx | PrismaClient,
-  input: MetricWindowsInput,
-): Promise<MetricWindowAnswer[]> {
+export async function queryMetricWindows(db: ReadTx, input: MetricWindowsInput): Promise<MetricWindowAnswer[]> {
   const answers: MetricWindowAnswer[] = input.windows.map(() => ({
     ok: false,
     error: new MetricQueryError("invalid_parameter", "Window not evaluated."),
@@ -676,7 +673,7 @@ export async function queryMetricWindows(
  * ones (day resolution). Grouped: one value per series with data, the largest `maxSeries` first.
  * Runs in the caller's transaction/connection (RLS applies as for queryMetric).
  */
-export async function queryMetricWindow(db: Tx | PrismaClient, input: MetricWindowInput): Promise<MetricWindowResult> {
+export async function queryMetricWindow(db: ReadTx, input: MetricWindowInput): Promise<MetricWindowResult> {
   const [answer] = await queryMetricWindows(db, {
     workspace: input.workspace,
     groupBy: input.groupBy,
