@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
-import type { Tx } from "@/lib/db/prisma";
+import { poolOf, type Tx } from "@/lib/db/prisma";
+import { pgReadTx } from "@/lib/db/read-tx";
 import { z } from "zod";
 
 /**
@@ -51,7 +52,10 @@ export type VerifiedApiKey = {
  */
 export async function verifyApiKey(db: PrismaClient, presented: string): Promise<VerifiedApiKey | null> {
   if (!API_KEY_PATTERN.test(presented)) return null;
-  const rows = await db.$queryRaw<
+  // On the client's pg pool directly (lib/db/read-tx.ts): every API request starts here, and one
+  // statement needs neither a transaction nor Prisma's query compiler.
+  const pool = poolOf(db);
+  const rows = await (pool ? pgReadTx(pool) : db).$queryRaw<
     {
       api_key_id: string;
       workspace_id: string;

@@ -83,8 +83,11 @@ function argument(value: unknown): unknown {
   return value;
 }
 
-/** A ReadTx over one checked-out connection (inside a transaction the caller opened). */
-export function pgReadTx(client: pg.PoolClient): ReadTx {
+/**
+ * A ReadTx over one connection: a checked-out one (inside a transaction the caller opened), or a
+ * pool for single statements outside any transaction (each query on whichever connection is free).
+ */
+export function pgReadTx(client: pg.PoolClient | pg.Pool): ReadTx {
   return {
     async $queryRaw<T>(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]): Promise<T> {
       const sql = query instanceof Prisma.Sql ? query : Prisma.sql(query, ...values);
