@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { z } from "zod";
 import { dashboardConcurrency, prismaFor } from "@/lib/db/prisma";
 import { handleIngestRequest } from "@/lib/ingest/handler";
@@ -9,7 +10,8 @@ import { handleMetricsRequest, metricReadCounts } from "@/lib/metrics/api";
  * started by lib/bench/load-test.ts): the real route handlers of POST /api/v1/ingest and GET /api/v1/metrics
  * with the app's two pools — writes and ingest on one of appPrisma's size, dashboard reads on the
  * read pool of DASHBOARD_DB_CONCURRENCY — so the measured server does not share its event loop
- * with the load generator, as in production. GET /__counts answers the metric-read counts.
+ * with the load generator, as in production. GET /__counts answers the metric-read counts and
+ * the event loop's delay.
  *
  * Prints "listening <url>" once it serves; on SIGTERM stops accepting, lets the requests under way
  * finish (up to 30 s), closes the pools and exits.
@@ -20,9 +22,21 @@ const env = z
 const db = prismaFor(env.LOAD_TEST_APP_URL, { max: 10 });
 const readDb = prismaFor(env.LOAD_TEST_APP_URL, { max: dashboardConcurrency(), pool: "read" });
 let inFlight = 0;
+// How long callbacks waited for the event loop (a request's latency includes it): reset by
+// GET /__counts?reset, read by GET /__counts.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 const server = await serveFetchHandler(async (request) => {
   const { pathname } = new URL(request.url);
-  if (pathname === "/__counts") return Response.json(metricReadCounts());
+  if (pathname === "/__counts") {
+    const counts = {
+      ...metricReadCounts(),
+      loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+      loopDelayMaxMs: loopDelay.max / 1e6,
+    };
+    if (new URL(request.url).searchParams.has("reset")) loopDelay.reset();
+    return Response.json(counts);
+  }
   inFlight++;
   try {
     if (pathname === "/api/v1/ingest") return await handleIngestRequest(request, { db });
