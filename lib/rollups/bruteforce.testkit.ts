@@ -5,6 +5,9 @@ import type pg from "pg";
  * migration 0020: buckets by the *local date / UTC hour of each timestamp* (equality), not by time
  * ranges; every figure its own subquery. Each query returns exactly the columns of the rollup table
  * cast to that table's types, so rows compare with toEqual.
+ *
+ * A session is a (workspace, session_id) pair: session ids are reported per workspace by different
+ * clients, so the same id in two workspaces is two sessions (platform rows count both).
  */
 
 type Grain = "day" | "hour";
@@ -60,11 +63,11 @@ export async function expectedPeriodMetrics(pool: pg.Pool, grain: Grain): Promis
         (SELECT count(*) FROM public.users u WHERE ${inScope("u")} AND ${b("u.created_at")} = k.bucket)::integer AS new_users,
         (SELECT count(DISTINCT x.user_id) FROM active x JOIN public.users u ON u.id = x.user_id
           WHERE ${b("u.created_at")} < k.bucket)::integer AS returning_users,
-        (SELECT count(DISTINCT e.session_id) FROM events e WHERE e.session_id IS NOT NULL)::integer AS total_sessions,
+        (SELECT count(DISTINCT (e.workspace_id, e.session_id)) FROM events e WHERE e.session_id IS NOT NULL)::integer AS total_sessions,
         (SELECT avg(d)::numeric(10,2) FROM (SELECT extract(epoch FROM max(e.created_at) - min(e.created_at)) AS d
-           FROM events e WHERE e.session_id IS NOT NULL GROUP BY e.session_id) q) AS avg_session_duration_seconds,
+           FROM events e WHERE e.session_id IS NOT NULL GROUP BY e.workspace_id, e.session_id) q) AS avg_session_duration_seconds,
         (SELECT (100.0 * count(*) FILTER (WHERE n = 1) / nullif(count(*), 0))::numeric(5,2)
-           FROM (SELECT count(*) AS n FROM events e WHERE e.session_id IS NOT NULL GROUP BY e.session_id) q) AS bounce_rate,
+           FROM (SELECT count(*) AS n FROM events e WHERE e.session_id IS NOT NULL GROUP BY e.workspace_id, e.session_id) q) AS bounce_rate,
         (SELECT count(*) FROM runs)::integer AS total_runs,
         (SELECT count(*) FROM runs WHERE status = 'completed')::integer AS successful_runs,
         (SELECT count(*) FROM runs WHERE status = 'failed')::integer AS failed_runs,

@@ -152,6 +152,9 @@ const workspaceArb = fc.record({
 const worldArb = fc.record({
   base: fc.constantFrom(...BASES),
   workspaces: fc.array(workspaceArb, { minLength: 1, maxLength: 2 }),
+  // Both workspaces' clients report the same session ids (different sessions: sessions are
+  // (workspace, session id) pairs), so platform rows must not merge them.
+  sharedSessionIds: fc.boolean(),
 });
 type World = typeof worldArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -164,7 +167,7 @@ async function insertWorld(world: World, phase: "early" | "late"): Promise<Array
     const user = (i: number) => uuid(2_000 + wi * 100 + i);
     const agent = (i: number) => uuid(3_000 + wi * 100 + i);
     const run = (i: number) => uuid(4_000 + wi * 100 + i);
-    const session = (i: number) => uuid(5_000 + wi * 100 + i);
+    const session = (i: number) => uuid(5_000 + (world.sharedSessionIds ? 0 : wi * 100) + i);
     if (phase === "early") {
       await db.owner.query("INSERT INTO public.workspaces (id, slug, name, timezone) VALUES ($1, $2, $2, $3)", [
         workspaceId,
@@ -378,7 +381,7 @@ describe("DST days in America/New_York", () => {
 });
 
 describe("grouped hour pass", () => {
-  it("counts a session id reported by two workspaces once in the platform rows", async () => {
+  it("counts a session id reported by two workspaces as two sessions in the platform rows", async () => {
     const other = uuid(500);
     const otherUser = uuid(501);
     await seedWorkspace("UTC");
@@ -405,12 +408,21 @@ describe("grouped hour pass", () => {
               active_users
        FROM analytics.hourly_metrics WHERE metric_hour = '2026-06-01T10:00:00Z' ORDER BY workspace_id NULLS LAST`,
     );
+    // Sessions are (workspace, session id) pairs: each workspace's clients report their own ids, so
+    // the shared id is one 900 s session in WS and a one-event session in the other workspace.
+    const platform = { workspace_id: null, total_sessions: 3, avg: 300, bounce: 66.67, active_users: 2 };
     expect(rows).toEqual([
       { workspace_id: WS, total_sessions: 1, avg: 900, bounce: 0, active_users: 1 },
       { workspace_id: other, total_sessions: 2, avg: 0, bounce: 100, active_users: 1 },
-      // Platform: the shared session spans 10:05..10:50 (2700 s), the other is a bounce.
-      { workspace_id: null, total_sessions: 2, avg: 1350, bounce: 50, active_users: 2 },
+      platform,
     ]);
+    // The platform's day row (a separate code path) uses the same definition.
+    const { rows: days } = await db.owner.query(
+      `SELECT workspace_id, total_sessions, avg_session_duration_seconds::float8 AS avg, bounce_rate::float8 AS bounce,
+              active_users
+       FROM analytics.daily_metrics WHERE metric_date = '2026-06-01' AND workspace_id IS NULL`,
+    );
+    expect(days).toEqual([platform]);
     await expectRollupsMatchBruteForce();
   });
 
