@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import pg from "pg";
+import { describe, expect, inject, it } from "vitest";
 import { embeddedSharedBuffersMb } from "./embedded";
 
 const GiB = 2 ** 30;
@@ -17,6 +18,20 @@ describe("embedded PostgreSQL shared_buffers", () => {
       expect(() => embeddedSharedBuffersMb(bad, 8 * GiB)).toThrow(
         `EMBEDDED_PG_SHARED_BUFFERS_MB must be a whole number of megabytes from 16 to 65536 (got "${bad}")`,
       );
+    }
+  });
+});
+
+describe("embedded PostgreSQL settings", () => {
+  // Only when the tests started the embedded server themselves (not on TEST_DATABASE_URL's server).
+  it.skipIf(Boolean(process.env.TEST_DATABASE_URL))("the embedded server runs with max_wal_size 4 GB", async () => {
+    const client = new pg.Client({ connectionString: inject("pgServerUrl") });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ max_wal_size: string }>("SHOW max_wal_size");
+      expect(rows).toEqual([{ max_wal_size: "4GB" }]);
+    } finally {
+      await client.end();
     }
   });
 });
