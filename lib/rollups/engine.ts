@@ -560,6 +560,8 @@ export type RebuildStats = {
   /** Days already done by an earlier, interrupted run with the same arguments. */
   resumedDays: number;
   rowsWritten: Record<string, number>;
+  /** Of durationMs: the closing VACUUM (ANALYZE) of the rewritten tables. */
+  vacuumMs: number;
   durationMs: number;
 };
 
@@ -745,6 +747,17 @@ export async function rebuildRollups(
       addCounts(rowsWritten, written);
     }
     await pool.query("DELETE FROM analytics.rollup_rebuild_progress WHERE rebuild_key = $1 AND finished", [rebuildKey]);
-    return { scopes: scopes.length, totalDays, resumedDays, rowsWritten, durationMs: Date.now() - started };
+    // The steps rewrote their rows by DELETE + INSERT: one dead copy of every row per rebuild, which
+    // later scans (dashboards, the next rebuild, the daily-totals refresh) read through until
+    // autovacuum gets there, and a rebuild into empty tables leaves them without statistics. VACUUM
+    // cannot run in a transaction block, hence after the last chunk has committed, on its own
+    // connection in autocommit. Not under a rollup lock: it only takes SHARE UPDATE EXCLUSIVE,
+    // which writers (incremental cycles) do not conflict with.
+    const vacuumStarted = Date.now();
+    const tables = [...new Set(steps.flatMap((step) => step.tables ?? []))].sort();
+    // Names passed the registry's schema.table regex: safe to interpolate.
+    if (tables.length > 0) await pool.query(`VACUUM (ANALYZE) ${tables.join(", ")}`);
+    const vacuumMs = Date.now() - vacuumStarted;
+    return { scopes: scopes.length, totalDays, resumedDays, rowsWritten, vacuumMs, durationMs: Date.now() - started };
   });
 }

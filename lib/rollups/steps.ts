@@ -43,6 +43,15 @@ export const rollupStepSchema = z.object({
    * (token_usage), so a month's calls are read once instead of once per chunk. Absent = "chunk".
    */
   rebuildPeriod: z.enum(["chunk", "month"]).optional(),
+  /**
+   * The tables the step writes (its own and those its triggers maintain), schema-qualified. A
+   * finished rebuild runs `VACUUM (ANALYZE)` on the union: the steps recompute by DELETE + INSERT,
+   * so every rebuild leaves a dead copy of each row it rewrote (run_hourly was 530 MB for 772k rows
+   * after a few rebuilds), and the fresh statistics matter after a rebuild into empty tables.
+   */
+  tables: z
+    .array(z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "tables are schema.table in lowercase"))
+    .optional(),
 });
 export type RollupStep = z.infer<typeof rollupStepSchema>;
 export type RollupGrain = RollupStep["grain"];
@@ -54,23 +63,74 @@ const ROLLUP_STEPS: RollupStep[] = [
     sqlFunction: "analytics.rollup_hourly_metrics",
     platform: true,
     groupedFunction: "analytics.rollup_hourly_metrics_grouped",
+    tables: ["analytics.hourly_metrics"],
   },
-  { name: "daily_metrics", grain: "day", sqlFunction: "analytics.rollup_daily_metrics", platform: true },
-  { name: "agent_performance", grain: "day", sqlFunction: "analytics.rollup_agent_performance", platform: false },
-  { name: "user_daily_activity", grain: "day", sqlFunction: "analytics.rollup_user_daily_activity", platform: false },
-  // Usage rollups (migrations 0025-0027, docs/notes/usage-rollups.md).
-  { name: "run_dimensions", grain: "day", sqlFunction: "analytics.rollup_run_dimensions", platform: false },
-  { name: "llm_dimensions", grain: "day", sqlFunction: "analytics.rollup_llm_dimensions", platform: false },
-  { name: "stage_dimensions", grain: "day", sqlFunction: "analytics.rollup_stage_dimensions", platform: false },
+  {
+    name: "daily_metrics",
+    grain: "day",
+    sqlFunction: "analytics.rollup_daily_metrics",
+    platform: true,
+    tables: ["analytics.daily_metrics"],
+  },
+  {
+    name: "agent_performance",
+    grain: "day",
+    sqlFunction: "analytics.rollup_agent_performance",
+    platform: false,
+    tables: ["analytics.agent_performance"],
+  },
+  {
+    name: "user_daily_activity",
+    grain: "day",
+    sqlFunction: "analytics.rollup_user_daily_activity",
+    platform: false,
+    // user_first_active_days: kept by a trigger on user_daily_activity (0114).
+    tables: ["analytics.user_daily_activity", "analytics.user_first_active_days"],
+  },
+  // Usage rollups (migrations 0025-0027, docs/notes/usage-rollups.md). The daily and totals tables are
+  // kept by the statement triggers on the hourly tables (0110/0115/0116).
+  {
+    name: "run_dimensions",
+    grain: "day",
+    sqlFunction: "analytics.rollup_run_dimensions",
+    platform: false,
+    tables: ["analytics.run_hourly", "analytics.run_user_daily", "analytics.run_daily", "analytics.run_daily_totals"],
+  },
+  {
+    name: "llm_dimensions",
+    grain: "day",
+    sqlFunction: "analytics.rollup_llm_dimensions",
+    platform: false,
+    tables: [
+      "analytics.llm_usage_hourly",
+      "analytics.llm_usage_user_daily",
+      "analytics.llm_usage_daily",
+      "analytics.llm_usage_daily_totals",
+    ],
+  },
+  {
+    name: "stage_dimensions",
+    grain: "day",
+    sqlFunction: "analytics.rollup_stage_dimensions",
+    platform: false,
+    tables: ["analytics.stage_daily"],
+  },
   {
     name: "token_usage",
     grain: "day",
     sqlFunction: "analytics.rollup_token_usage",
     platform: false,
     rebuildPeriod: "month",
+    tables: ["analytics.user_token_usage"],
   },
   // Throttled full recompute (at most every 10 min per scope); NULL = platform rows from workspace rows.
-  { name: "cohorts", grain: "workspace", sqlFunction: "analytics.rollup_cohorts_when_due", platform: true },
+  {
+    name: "cohorts",
+    grain: "workspace",
+    sqlFunction: "analytics.rollup_cohorts_when_due",
+    platform: true,
+    tables: ["analytics.user_cohorts"],
+  },
 ].map((step) => rollupStepSchema.parse(step));
 
 const GRAIN_ORDER: Record<RollupGrain, number> = { hour: 0, day: 1, workspace: 2 };
