@@ -123,7 +123,9 @@ async function rebuildOnly(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await owner.query("SELECT pg_stat_clear_snapshot()");
     const after = await snapshot();
-    log(`full rebuild ${from}..${to}, ${stats.scopes} scopes: ${stats.durationMs / 1000} s (closing VACUUM ${stats.vacuumMs / 1000} s)`);
+    log(
+      `full rebuild ${from}..${to}, ${stats.scopes} scopes: ${stats.durationMs / 1000} s (closing VACUUM ${stats.vacuumMs / 1000} s)`,
+    );
     const lines = [...after.values()]
       .map((row) => {
         const old = before.get(row.name);

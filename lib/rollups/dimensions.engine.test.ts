@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@/lib/testing/db";
 import { loadWorld, worldArbitrary } from "./dimensions.testkit";
-import { refreshDirtyRollups } from "./engine";
+import { rebuildRollups, refreshDirtyRollups } from "./engine";
 import { rollupSteps } from "./steps";
 
 let db: TestDatabase;
@@ -54,5 +54,38 @@ describe("usage rollups inside the rollup engine", () => {
     ]);
     expect(r.stages).toBe(r.raw_stages);
     expect(r.has_cohorts).toBe(true);
+  });
+
+  it("declare the tables they write, and a finished rebuild vacuums and analyzes them", async () => {
+    const steps = rollupSteps();
+    expect(steps.filter((step) => (step.tables ?? []).length === 0).map((step) => step.name)).toEqual([]);
+    const tables = [...new Set(steps.flatMap((step) => step.tables ?? []))];
+    const { rows: missing } = await db.owner.query<{ name: string }>(
+      "SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(name) IS NULL",
+      [tables],
+    );
+    expect(missing).toEqual([]);
+
+    const world = fc.sample(worldArbitrary(), { numRuns: 1, seed: 7 })[0];
+    await loadWorld(db.owner, world);
+    // Emptied tables have no statistics (reltuples -1); VACUUM (ANALYZE) sets reltuples to the live rows.
+    await db.owner.query("TRUNCATE analytics.run_hourly, analytics.llm_usage_user_daily");
+    const { rows: range } = await db.owner.query<{ from: string; to: string }>(
+      `SELECT (min(t) - interval '1 day')::date::text AS from, (max(t) + interval '1 day')::date::text AS to
+       FROM (SELECT started_at AS t FROM public.agent_runs UNION ALL SELECT created_at FROM public.llm_usage_logs) raw`,
+    );
+    const stats = await rebuildRollups(db.owner, { from: range[0].from, to: range[0].to });
+    expect(stats.vacuumMs).toBeGreaterThanOrEqual(0);
+    const { rows } = await db.owner.query<{ table: string; reltuples: number; n: number }>(
+      `SELECT 'run_hourly' AS table, (SELECT reltuples FROM pg_class WHERE oid = 'analytics.run_hourly'::regclass) AS reltuples,
+              (SELECT count(*)::int FROM analytics.run_hourly) AS n
+       UNION ALL
+       SELECT 'llm_usage_user_daily', (SELECT reltuples FROM pg_class WHERE oid = 'analytics.llm_usage_user_daily'::regclass),
+              (SELECT count(*)::int FROM analytics.llm_usage_user_daily)`,
+    );
+    for (const row of rows) {
+      expect(row.n).toBeGreaterThan(0);
+      expect(row).toEqual({ table: row.table, reltuples: row.n, n: row.n });
+    }
   });
 });
