@@ -753,10 +753,15 @@ export async function rebuildRollups(
     // cannot run in a transaction block, hence after the last chunk has committed, on its own
     // connection in autocommit. Not under a rollup lock: it only takes SHARE UPDATE EXCLUSIVE,
     // which writers (incremental cycles) do not conflict with.
+    // Tables dealt round-robin to the rebuild's lanes (one VACUUM statement per lane), so the closing
+    // vacuum uses the cores the chunks used.
     const vacuumStarted = Date.now();
     const tables = [...new Set(steps.flatMap((step) => step.tables ?? []))].sort();
+    const vacuumLanes = Array.from({ length: Math.min(parsed.concurrency, tables.length) }, (_, lane) =>
+      tables.filter((_, index) => index % parsed.concurrency === lane),
+    );
     // Names passed the registry's schema.table regex: safe to interpolate.
-    if (tables.length > 0) await pool.query(`VACUUM (ANALYZE) ${tables.join(", ")}`);
+    await Promise.all(vacuumLanes.map((group) => pool.query(`VACUUM (ANALYZE) ${group.join(", ")}`)));
     const vacuumMs = Date.now() - vacuumStarted;
     return { scopes: scopes.length, totalDays, resumedDays, rowsWritten, vacuumMs, durationMs: Date.now() - started };
   });
