@@ -112,6 +112,8 @@ export type RefreshStats = {
   deferredDays: number;
   /** Workspaces another worker held the lock of (they are processed by that worker). */
   skippedLocked: number;
+  /** Hour-pass islands computed in two halves on two helper connections (0 = one connection). */
+  splitHourIslands: number;
   rowsWritten: Record<string, number>;
   durationMs: number;
 };
@@ -128,6 +130,11 @@ export type RefreshOptions = {
    * else 0. Freshness of daily rows is then this + the cycle interval + one cycle.
    */
   openDayRefreshSeconds?: number;
+  /**
+   * Compute the hour pass's grouped steps in two halves on two more pool connections (one snapshot,
+   * two cores) when two are spare; otherwise, or with false, in one statement. Default true.
+   */
+  splitHourPass?: boolean;
   log?: (line: string) => void;
 };
 
@@ -275,7 +282,85 @@ async function refreshWorkspaceBatch(
   });
 }
 
-type HourPassResult = { workspaces: string[]; hours: number; skippedLocked: number; written: Record<string, number> };
+type HourPassResult = {
+  workspaces: string[];
+  hours: number;
+  skippedLocked: number;
+  /** Islands whose grouped step ran as two halves on two helper connections. */
+  splitIslands: number;
+  written: Record<string, number>;
+};
+
+/**
+ * Connections the pool can hand out right now without waiting. The hour pass asks for helpers only
+ * when two are spare: waiting for one while holding the claim could deadlock against a holder of a
+ * pool connection that waits for our locks (a rebuild chunk blocks on the platform lock).
+ */
+function spareConnections(pool: pg.Pool): number {
+  const max = pool.options.max ?? 10; // pg-pool's default
+  return pool.idleCount + Math.max(0, max - pool.totalCount) - pool.waitingCount;
+}
+
+// What pg_export_snapshot() returns (e.g. 00000003-0000001B-1); checked before it is interpolated
+// into SET TRANSACTION SNAPSHOT, which takes no bind parameters.
+const SNAPSHOT_ID = /^[0-9A-F]+(-[0-9A-F]+)+$/i;
+
+async function closeReader(client: pg.PoolClient): Promise<void> {
+  try {
+    // Read-only: nothing to commit. A failed ROLLBACK means a broken connection: drop it.
+    await client.query("ROLLBACK");
+    client.release();
+  } catch (error) {
+    client.release(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/**
+ * Two read-only helper transactions that see exactly what `owner` (the claim transaction) sees now:
+ * the owner exports its snapshot, each helper imports it into a REPEATABLE READ READ ONLY
+ * transaction (its own statements then all read that one snapshot; the owner's, in READ COMMITTED,
+ * would each take a newer one, so the owner computes no half itself). The helpers write nothing and
+ * take only the share locks of their reads, none of the claim's locks. null = fewer than two
+ * connections spare (the caller computes in one statement instead).
+ */
+async function openSnapshotReaders(
+  pool: pg.Pool,
+  owner: pg.PoolClient,
+): Promise<[pg.PoolClient, pg.PoolClient] | null> {
+  if (spareConnections(pool) < 2) return null;
+  // Both requests are queued in this tick, while the pool has room for both: neither waits.
+  const settled = await Promise.allSettled([pool.connect(), pool.connect()]);
+  const clients = settled.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+  if (clients.length < 2) {
+    // E.g. the server's connection limit: compute in one statement rather than fail the cycle.
+    for (const client of clients) client.release();
+    return null;
+  }
+  const readers: [pg.PoolClient, pg.PoolClient] = [clients[0], clients[1]];
+  try {
+    const { rows } = await owner.query<{ snapshot: string }>("SELECT pg_export_snapshot() AS snapshot");
+    const snapshot = rows[0].snapshot;
+    if (!SNAPSHOT_ID.test(snapshot)) throw new Error(`unexpected snapshot id ${JSON.stringify(snapshot)}`);
+    await Promise.all(
+      readers.map(async (reader) => {
+        await reader.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        await reader.query(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
+      }),
+    );
+  } catch (error) {
+    await Promise.all(readers.map(closeReader));
+    throw error;
+  }
+  return readers;
+}
+
+/** Runs both queries, waits for both (a connection is released only when idle), then throws the first failure. */
+async function bothSettled<A, B>(first: Promise<A>, second: Promise<B>): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === "rejected") throw a.reason;
+  if (b.status === "rejected") throw b.reason;
+  return [a.value, b.value];
+}
 
 /** Splits sorted UTC hour strings into runs with gaps of at most `maxGapHours` (one range scan each). */
 function hourIslands(sortedHours: string[], maxGapHours: number): string[][] {
@@ -299,7 +384,12 @@ function hourIslands(sortedHours: string[], maxGapHours: number): string[][] {
  * statement per workspace re-read them N + 1 times). Holding the platform lock serialises hour
  * passes and platform rebuild chunks; null = another holds it (its owner processes the hours).
  */
-async function refreshHourPass(pool: pg.Pool, steps: RollupStep[], batchHours: number): Promise<HourPassResult | null> {
+async function refreshHourPass(
+  pool: pg.Pool,
+  steps: RollupStep[],
+  batchHours: number,
+  splitAllowed: boolean,
+): Promise<HourPassResult | null> {
   return inTransaction(pool, async (client) => {
     const platformLock = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock($1, 0) AS ok", [
       PLATFORM_LOCK_CLASS,
@@ -308,7 +398,7 @@ async function refreshHourPass(pool: pg.Pool, steps: RollupStep[], batchHours: n
     const { rows: candidates } = await client.query<{ workspace_id: string }>(
       "SELECT DISTINCT workspace_id::text FROM analytics.rollup_dirty_hours ORDER BY 1",
     );
-    if (candidates.length === 0) return { workspaces: [], hours: 0, skippedLocked: 0, written: {} };
+    if (candidates.length === 0) return { workspaces: [], hours: 0, skippedLocked: 0, splitIslands: 0, written: {} };
     // Same lock keys as the per-workspace batches and rebuilds (hashtext of the id's text form).
     const { rows: lockedRows } = await client.query<{ workspace_id: string }>(
       `SELECT w AS workspace_id FROM unnest($2::text[]) AS w WHERE pg_try_advisory_xact_lock($1, hashtext(w))`,
@@ -316,7 +406,7 @@ async function refreshHourPass(pool: pg.Pool, steps: RollupStep[], batchHours: n
     );
     const locked = lockedRows.map((row) => row.workspace_id);
     const skippedLocked = candidates.length - locked.length;
-    if (locked.length === 0) return { workspaces: [], hours: 0, skippedLocked, written: {} };
+    if (locked.length === 0) return { workspaces: [], hours: 0, skippedLocked, splitIslands: 0, written: {} };
     const { rows: claimed } = await client.query<{ workspace_id: string; hours: string[] }>(
       `WITH picked AS (
            SELECT workspace_id, hour FROM analytics.rollup_dirty_hours WHERE workspace_id = ANY ($1::uuid[])
@@ -340,45 +430,76 @@ async function refreshHourPass(pool: pg.Pool, steps: RollupStep[], batchHours: n
     const allHours = [...new Set(claimed.flatMap((row) => row.hours))].sort();
     let hours = 0;
     for (const row of claimed) hours += row.hours.length;
-    if (allHours.length === 0) return { workspaces, hours, skippedLocked, written };
+    if (allHours.length === 0) return { workspaces, hours, skippedLocked, splitIslands: 0, written };
     // A gap of more than 3 hours starts a new range scan: a late event from last week does not make
     // the pass read the week in between.
     const islands = hourIslands(allHours, 3);
-    for (const step of steps) {
-      if (step.grain !== "hour") continue;
-      let n = 0;
-      // step.sqlFunction / groupedFunction passed the registry's identifier regex: safe to interpolate.
-      if (step.groupedFunction) {
-        for (const island of islands) {
-          const result = await client.query<{ n: number | null }>(
-            `SELECT ${step.groupedFunction}($1::timestamptz[], $2::uuid[])::integer AS n`,
-            [island, workspaces],
-          );
-          n += Number(result.rows[0]?.n ?? 0);
-        }
-      } else {
-        for (const row of claimed) {
-          for (const island of hourIslands(row.hours, 3)) {
+    let splitIslands = 0;
+    // Opened at the first split step, closed before the claim commits (or rolls back).
+    let readers: [pg.PoolClient, pg.PoolClient] | null | undefined;
+    try {
+      for (const step of steps) {
+        if (step.grain !== "hour") continue;
+        let n = 0;
+        // step.sqlFunction / groupedFunction / groupedSplit passed the registry's identifier regex:
+        // safe to interpolate.
+        const split = splitAllowed ? step.groupedSplit : undefined;
+        if (split && readers === undefined) readers = await openSnapshotReaders(pool, client);
+        if (step.groupedFunction && split && readers) {
+          // Two cores: each helper computes one half for every scope of the island from the claim's
+          // snapshot; the claim holder combines and upserts. A failing half throws here and rolls the
+          // claim back (the helpers wrote nothing): the hours stay dirty.
+          for (const island of islands) {
+            const [first, second] = await bothSettled(
+              readers[0].query<{ half: string }>(`SELECT ${split.halfFunctions[0]}($1::timestamptz[])::text AS half`, [
+                island,
+              ]),
+              readers[1].query<{ half: string }>(`SELECT ${split.halfFunctions[1]}($1::timestamptz[])::text AS half`, [
+                island,
+              ]),
+            );
+            // jsonb crosses as text: numeric values stay exact (no JavaScript numbers in between).
             const result = await client.query<{ n: number | null }>(
-              `SELECT ${step.sqlFunction}($1::uuid, $2::timestamptz[])::integer AS n`,
-              [row.workspace_id, island],
+              `SELECT ${split.combineFunction}($1::timestamptz[], $2::uuid[], $3::jsonb, $4::jsonb)::integer AS n`,
+              [island, workspaces, first.rows[0].half, second.rows[0].half],
             );
             n += Number(result.rows[0]?.n ?? 0);
+            splitIslands += 1;
           }
-        }
-        if (step.platform) {
+        } else if (step.groupedFunction) {
           for (const island of islands) {
             const result = await client.query<{ n: number | null }>(
-              `SELECT ${step.sqlFunction}(NULL::uuid, $1::timestamptz[])::integer AS n`,
-              [island],
+              `SELECT ${step.groupedFunction}($1::timestamptz[], $2::uuid[])::integer AS n`,
+              [island, workspaces],
             );
             n += Number(result.rows[0]?.n ?? 0);
           }
+        } else {
+          for (const row of claimed) {
+            for (const island of hourIslands(row.hours, 3)) {
+              const result = await client.query<{ n: number | null }>(
+                `SELECT ${step.sqlFunction}($1::uuid, $2::timestamptz[])::integer AS n`,
+                [row.workspace_id, island],
+              );
+              n += Number(result.rows[0]?.n ?? 0);
+            }
+          }
+          if (step.platform) {
+            for (const island of islands) {
+              const result = await client.query<{ n: number | null }>(
+                `SELECT ${step.sqlFunction}(NULL::uuid, $1::timestamptz[])::integer AS n`,
+                [island],
+              );
+              n += Number(result.rows[0]?.n ?? 0);
+            }
+          }
         }
+        written[step.name] = (written[step.name] ?? 0) + n;
       }
-      written[step.name] = (written[step.name] ?? 0) + n;
+    } finally {
+      if (readers) await Promise.all(readers.map(closeReader));
     }
-    return { workspaces, hours, skippedLocked, written };
+    return { workspaces, hours, skippedLocked, splitIslands, written };
   });
 }
 
@@ -439,6 +560,7 @@ export async function refreshDirtyRollups(source: RollupSource, options: Refresh
     platformDays: 0,
     deferredDays: 0,
     skippedLocked: 0,
+    splitHourIslands: 0,
     rowsWritten: {},
     durationMs: 0,
   };
@@ -451,7 +573,7 @@ export async function refreshDirtyRollups(source: RollupSource, options: Refresh
     //    hours marked meanwhile wait for the next cycle.
     try {
       for (let pass = 0; pass < 100; pass += 1) {
-        const hourPass = await refreshHourPass(pool, steps, batchHours);
+        const hourPass = await refreshHourPass(pool, steps, batchHours, options.splitHourPass ?? true);
         if (hourPass === null) {
           stats.skippedLocked += 1;
           break;
@@ -459,6 +581,7 @@ export async function refreshDirtyRollups(source: RollupSource, options: Refresh
         if (pass === 0) stats.skippedLocked += hourPass.skippedLocked;
         if (hourPass.hours === 0) break;
         stats.claimedHours += hourPass.hours;
+        stats.splitHourIslands += hourPass.splitIslands;
         for (const workspaceId of hourPass.workspaces) touchedWorkspaces.add(workspaceId);
         addCounts(stats.rowsWritten, hourPass.written);
         if (hourPass.hours < batchHours * Math.max(1, hourPass.workspaces.length)) break;

@@ -37,6 +37,25 @@ export const rollupStepSchema = z.object({
     .regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "groupedFunction must be schema.function in lowercase")
     .optional(),
   /**
+   * Hour steps with a groupedFunction only, optional: the grouped recompute cut in two halves so the
+   * incremental hour pass can use two cores. `halfFunctions`: fn(hours timestamptz[]) → jsonb, each
+   * computing one half of the rows for every scope of those hours, read-only; the hour pass runs
+   * them on two helper connections that import the claim transaction's snapshot.
+   * `combineFunction`: fn(hours timestamptz[], workspace_ids uuid[], half1 jsonb, half2 jsonb), the
+   * groupedFunction with the halves handed in (NULL = computed in-line), run by the claim holder.
+   */
+  groupedSplit: z
+    .object({
+      halfFunctions: z.tuple([
+        z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "halfFunctions must be schema.function in lowercase"),
+        z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "halfFunctions must be schema.function in lowercase"),
+      ]),
+      combineFunction: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "combineFunction must be schema.function in lowercase"),
+    })
+    .optional(),
+  /**
    * Day steps only: how a rebuild hands it days. "chunk" = the chunk's days. "month" = once per
    * calendar month, in the chunk that reaches the month's last day (or the rebuild's last day),
    * with every rebuilt day of that month: for steps that recompute whole weeks/months per call
@@ -64,6 +83,11 @@ const ROLLUP_STEPS: RollupStep[] = [
     platform: true,
     groupedFunction: "analytics.rollup_hourly_metrics_grouped",
     tables: ["analytics.hourly_metrics"],
+    // 0133: activity (users, sessions) and runs + LLM calls, computed on two connections.
+    groupedSplit: {
+      halfFunctions: ["analytics.compute_hour_activity_half", "analytics.compute_hour_runs_half"],
+      combineFunction: "analytics.rollup_hourly_metrics_from_halves",
+    },
   },
   {
     name: "daily_metrics",
