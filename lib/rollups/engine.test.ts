@@ -11,6 +11,7 @@ import {
   expectedUserDailyActivity,
 } from "./bruteforce.testkit";
 import { rebuildRollups, refreshDirtyRollups } from "./engine";
+import { rollupSteps } from "./steps";
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -450,6 +451,145 @@ describe("grouped hour pass", () => {
     }
     await refreshDirtyRollups(db.owner);
     await expectRollupsMatchBruteForce();
+  });
+});
+
+/** hourly_metrics as exact text rows (numeric digits compared as stored, not as JavaScript numbers). */
+async function hourlyRows(): Promise<string[]> {
+  const { rows } = await db.owner.query<{ row: string }>(
+    "SELECT (to_jsonb(t) - 'updated_at' - 'created_at' - 'id')::text AS row FROM analytics.hourly_metrics t ORDER BY 1",
+  );
+  return rows.map((r) => r.row);
+}
+
+describe("hour pass on two connections (0133)", () => {
+  async function refreshWith(max: number, splitHourPass: boolean) {
+    await db.owner.query("TRUNCATE analytics.hourly_metrics, analytics.daily_metrics");
+    await markAllDirty();
+    const pool = new pg.Pool({ connectionString: db.ownerUrl, max });
+    try {
+      return await refreshDirtyRollups(pool, { splitHourPass });
+    } finally {
+      await pool.end();
+    }
+  }
+
+  it("writes the same rows as one connection, and uses one when the pool has no two connections spare", async () => {
+    await insertWorld(fixedWorld, "early");
+    await insertWorld(fixedWorld, "late");
+    const split = await refreshWith(3, true);
+    expect(split.splitHourIslands).toBeGreaterThan(0);
+    const splitRows = await hourlyRows();
+    expect(splitRows.length).toBeGreaterThan(0);
+    await expectRollupsMatchBruteForce();
+
+    const single = await refreshWith(3, false);
+    expect(single.splitHourIslands).toBe(0);
+    expect(await hourlyRows()).toEqual(splitRows);
+
+    // The hour pass holds one connection: max 2 leaves one spare, max 1 none. Both fall back
+    // instead of waiting for a connection while holding the claim.
+    for (const max of [2, 1]) {
+      const fallback = await refreshWith(max, true);
+      expect(fallback.splitHourIslands).toBe(0);
+      expect(fallback.claimedHours).toBe(split.claimedHours);
+      expect(await hourlyRows()).toEqual(splitRows);
+    }
+  });
+
+  it("the halves and the in-line function return identical rows, also for hours with gaps", async () => {
+    await insertWorld(fixedWorld, "early");
+    await insertWorld(fixedWorld, "late");
+    const { rows: hours } = await db.owner.query<{ hours: string[] }>(
+      `SELECT array_agg(DISTINCT date_trunc('hour', started_at, 'UTC'))::text[] AS hours FROM public.agent_runs`,
+    );
+    // Every hour with runs (gaps between them: the per-row hour filter) and every other one.
+    for (const set of [hours[0].hours, hours[0].hours.filter((_, i) => i % 2 === 0)]) {
+      const { rows } = await db.owner.query<{ only_inline: number; only_halves: number; n: number }>(
+        `WITH inline AS (SELECT * FROM analytics.compute_hour_metrics_grouped($1::timestamptz[])),
+              halves AS (SELECT * FROM analytics.compute_hour_metrics_from_halves(
+                  analytics.compute_hour_activity_half($1::timestamptz[]),
+                  analytics.compute_hour_runs_half($1::timestamptz[])::text::jsonb))
+         SELECT (SELECT count(*) FROM (SELECT * FROM inline EXCEPT ALL SELECT * FROM halves) x)::int AS only_inline,
+                (SELECT count(*) FROM (SELECT * FROM halves EXCEPT ALL SELECT * FROM inline) x)::int AS only_halves,
+                (SELECT count(*) FROM inline)::int AS n`,
+        [set],
+      );
+      expect(rows[0]).toEqual({ only_inline: 0, only_halves: 0, n: expect.any(Number) });
+      expect(rows[0].n).toBeGreaterThan(0);
+    }
+  });
+
+  it("a failing helper half rolls the claim back: hours stay dirty, nothing is written", async () => {
+    await insertWorld(fixedWorld, "early");
+    await markAllDirty();
+    await db.owner.query(
+      `CREATE OR REPLACE FUNCTION analytics.test_failing_half(timestamptz[]) RETURNS jsonb LANGUAGE plpgsql AS
+       $$ BEGIN RAISE EXCEPTION 'helper half failed'; END $$`,
+    );
+    const steps = rollupSteps().map((step) =>
+      step.groupedSplit
+        ? {
+            ...step,
+            groupedSplit: {
+              ...step.groupedSplit,
+              halfFunctions: [step.groupedSplit.halfFunctions[0], "analytics.test_failing_half"] as [string, string],
+            },
+          }
+        : step,
+    );
+    const counts = async () => {
+      const { rows } = await db.owner.query<{ dirty: number; day: number; hourly: number }>(
+        `SELECT (SELECT count(*) FROM analytics.rollup_dirty_hours)::int AS dirty,
+                (SELECT count(*) FROM analytics.rollup_day_dirty_hours)::int AS day,
+                (SELECT count(*) FROM analytics.hourly_metrics)::int AS hourly`,
+      );
+      return rows[0];
+    };
+    const before = await counts();
+    expect(before.dirty).toBeGreaterThan(0);
+    const pool = new pg.Pool({ connectionString: db.ownerUrl, max: 3 });
+    try {
+      await expect(refreshDirtyRollups(pool, { steps })).rejects.toThrow(/helper half failed/);
+      // Every connection went back to the pool idle, none left in a transaction.
+      expect(pool.totalCount).toBe(pool.idleCount);
+    } finally {
+      await pool.end();
+    }
+    expect(await counts()).toEqual({ dirty: before.dirty, day: 0, hourly: 0 });
+    const { rows: open } = await db.owner.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+    );
+    expect(open[0].n).toBe(0);
+    // The next cycle with the real halves catches up.
+    await db.owner.query("DROP FUNCTION analytics.test_failing_half(timestamptz[])");
+    await refreshDirtyRollups(db.owner);
+    await expectRollupsMatchBruteForce();
+  });
+
+  it("two split workers at once produce exactly the rows of one", async () => {
+    await insertWorld(fixedWorld, "early");
+    await insertWorld(fixedWorld, "late");
+    await markAllDirty();
+    const workerA = new pg.Pool({ connectionString: db.ownerUrl, max: 3 });
+    const workerB = new pg.Pool({ connectionString: db.ownerUrl, max: 3 });
+    try {
+      const [a, b] = await Promise.all([
+        refreshDirtyRollups(workerA, { batchHours: 3 }),
+        refreshDirtyRollups(workerB, { batchHours: 3 }),
+      ]);
+      expect(a.splitHourIslands + b.splitHourIslands).toBeGreaterThan(0);
+      const { rows } = await db.owner.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM analytics.rollup_dirty_hours",
+      );
+      expect(rows[0].n).toBe(0);
+    } finally {
+      await Promise.all([workerA.end(), workerB.end()]);
+    }
+    const concurrent = await hourlyRows();
+    await expectRollupsMatchBruteForce();
+    await refreshWith(1, false);
+    expect(await hourlyRows()).toEqual(concurrent);
   });
 });
 
