@@ -383,6 +383,9 @@ function hourIslands(sortedHours: string[], maxGapHours: number): string[][] {
  * workspaces and the platform (interleaved ingest puts every workspace on the same pages, so one
  * statement per workspace re-read them N + 1 times). Holding the platform lock serialises hour
  * passes and platform rebuild chunks; null = another holds it (its owner processes the hours).
+ * A step with a groupedSplit (and `splitAllowed`, and two spare pool connections) has its two halves
+ * computed at the same time on two helper connections reading this transaction's snapshot, so the
+ * pass uses two cores; only this transaction writes.
  */
 async function refreshHourPass(
   pool: pg.Pool,
