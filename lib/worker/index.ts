@@ -39,7 +39,10 @@ export async function startWorker(options: WorkerOptions): Promise<StopWorker> {
   });
   boss.on("error", (error) => log(`worker: pg-boss error: ${error.message}`));
   await boss.start();
-  const pool = new pg.Pool({ connectionString: options.ownerUrl, max: 3, application_name: "pulseboard-jobs" });
+  // 5: the incremental cycle's hour pass alone takes 3 (its claim plus two helpers computing the
+  // halves in parallel, lib/rollups/engine.ts); with fewer free it falls back to one connection and
+  // one core. The rest serve the jobs running beside it (alerts, view refreshes, maintenance).
+  const pool = new pg.Pool({ connectionString: options.ownerUrl, max: 5, application_name: "pulseboard-jobs" });
   // An idle connection dropped by the server (restart, shutdown) must not crash the process: log it;
   // the pool opens a new connection on the next job.
   pool.on("error", (error) => log(`worker: idle database connection lost: ${error.message}`));
