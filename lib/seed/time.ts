@@ -1,31 +1,9 @@
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatterFor(timeZone: string): Intl.DateTimeFormat {
-  let formatter = formatters.get(timeZone);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat("en-US", {
-      timeZone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-    });
-    formatters.set(timeZone, formatter);
-  }
-  return formatter;
-}
+import { wallClock } from "@/lib/metrics/range";
 
 /** The zone's UTC offset (ms, east positive) at a given instant. */
 export function timeZoneOffsetMs(timeZone: string, utcMs: number): number {
-  const parts: Record<string, number> = {};
-  for (const part of formatterFor(timeZone).formatToParts(new Date(utcMs))) {
-    if (part.type !== "literal") parts[part.type] = Number(part.value);
-  }
-  const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
-  return wall - Math.floor(utcMs / 1000) * 1000;
+  // wallClock keeps one formatter per zone (lib/metrics/range.ts).
+  return wallClock(new Date(utcMs), timeZone).getTime() - Math.floor(utcMs / 1000) * 1000;
 }
 
 export type LocalDay = { startMs: number; weekday: number };
