@@ -2,7 +2,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { z } from "zod";
 import type { PrismaClient } from "@/lib/generated/prisma/client";
 import { appPrisma, dashboardConcurrency, poolOf, type Tx } from "./prisma";
-import { pgReadTx, type ReadTx } from "./read-tx";
+import type pg from "pg";
+import { isConnectionLost, pgReadTx, type ReadTx } from "./read-tx";
 import { dashboardReadPrisma } from "./replicas";
 
 const DEFAULT_DASHBOARD_STATEMENT_TIMEOUT_MS = 5000;
@@ -99,12 +100,11 @@ async function inReadTransaction<T>(
     const pool = poolOf(client);
     if (!pool) return inTransactionAs(client, subjectId, fn, { readOnly: true, setting });
     const timeoutMs = dashboardStatementTimeoutMs();
-    const connection = await pool.connect();
+    const connection = await beginReadOnly(pool);
     let broken: Error | undefined;
     try {
       // Read-only, the RLS subject and the statement timeout, all transaction-local, in the same
       // transaction as the reads: a pooled connection never carries them into the next request.
-      await connection.query("BEGIN READ ONLY");
       await connection.query("SELECT set_config($1, $2, true), set_config('statement_timeout', $3, true)", [
         setting,
         subjectId,
@@ -124,6 +124,24 @@ async function inReadTransaction<T>(
       connection.release(broken);
     }
   });
+}
+
+/**
+ * A pooled connection inside `BEGIN READ ONLY`. A connection whose backend was terminated can sit
+ * idle in the pool until its first statement finds out; that one is dropped and a fresh one tried
+ * once (nothing had run on it).
+ */
+async function beginReadOnly(pool: pg.Pool): Promise<pg.PoolClient> {
+  for (let attempt = 1; ; attempt++) {
+    const connection = await pool.connect();
+    try {
+      await connection.query("BEGIN READ ONLY");
+      return connection;
+    } catch (error) {
+      connection.release(error instanceof Error ? error : true);
+      if (attempt >= 2 || !isConnectionLost(error)) throw error;
+    }
+  }
 }
 
 async function inTransactionAs<T>(

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Prisma } from "@/lib/generated/prisma/client";
 import { createTestDatabase, type TestDatabase } from "@/lib/testing/db";
 import { poolOf } from "./prisma";
+import { withUserReadContext } from "./context";
 import { pgReadTx } from "./read-tx";
 
 /**
@@ -84,6 +85,29 @@ describe("pgReadTx gives the same rows as Prisma's $queryRaw", () => {
       expect(rows).toEqual([{ v: hostile }]);
     } finally {
       connection.release();
+    }
+  });
+
+  it("a pooled connection whose backend was terminated is replaced, not answered with an error", async () => {
+    const pool = poolOf(db.appPrisma);
+    if (!pool) throw new Error("no pool");
+    // Each round: terminate the backend of an idle pooled connection, then read at once. Whether the
+    // pool noticed first is a race; either way the read must succeed (a single statement on the
+    // pool, and a read context's BEGIN, each try one fresh connection).
+    for (let round = 0; round < 20; round++) {
+      const connection = await pool.connect();
+      const { rows } = await connection.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+      connection.release();
+      await db.owner.query("SELECT pg_terminate_backend($1)", [rows[0].pid]);
+      const read =
+        round % 2 === 0
+          ? await pgReadTx(pool).$queryRaw<{ n: number }[]>`SELECT ${round}::int AS n`
+          : await withUserReadContext(
+              "00000000-0000-0000-0000-000000000000",
+              (tx) => tx.$queryRaw<{ n: number }[]>`SELECT ${round}::int AS n`,
+              db.appPrisma,
+            );
+      expect(read).toEqual([{ n: round }]);
     }
   });
 });

@@ -83,16 +83,37 @@ function argument(value: unknown): unknown {
   return value;
 }
 
+const CONNECTION_LOST_CODES = new Set(["57P01", "57P02", "57P03", "ECONNRESET", "EPIPE"]);
+
+/**
+ * True when `error` says the connection itself is gone (its backend terminated or restarted, the
+ * socket closed), not that the statement failed: nothing ran, so a read may try a fresh connection.
+ */
+export function isConnectionLost(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && CONNECTION_LOST_CODES.has(code)) return true;
+  return /Connection terminated|not queryable|terminating connection/i.test(error.message);
+}
+
 /**
  * A ReadTx over one connection: a checked-out one (inside a transaction the caller opened), or a
  * pool for single statements outside any transaction (each query on whichever connection is free).
+ * On a pool, a statement that met a lost connection runs once more on another: a connection whose
+ * backend was terminated can sit idle in the pool until its first statement finds out (seen when a
+ * write transaction's backend was killed and the next request's first statement took its connection).
  */
 export function pgReadTx(client: pg.PoolClient | pg.Pool): ReadTx {
   return {
     async $queryRaw<T>(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]): Promise<T> {
       const sql = query instanceof Prisma.Sql ? query : Prisma.sql(query, ...values);
-      const result = await client.query({ text: sql.text, values: sql.values.map(argument), types: typeParsers });
-      return result.rows as T;
+      const config = { text: sql.text, values: sql.values.map(argument), types: typeParsers };
+      try {
+        return (await client.query(config)).rows as T;
+      } catch (error) {
+        if (!(client instanceof pg.Pool) || !isConnectionLost(error)) throw error;
+        return (await client.query(config)).rows as T;
+      }
     },
   };
 }
