@@ -12,14 +12,15 @@ import { rebuildRollups, refreshDirtyRollups } from "@/lib/rollups/engine";
 import { rollupSteps } from "@/lib/rollups/steps";
 
 /**
- * `npx tsx scripts/bench-rollups.ts [--workspaces n] [--factor f] [--minute small|medium] [--per-step] [--dir path]`: the rollups bench section alone,
+ * `npx tsx scripts/bench-rollups.ts [--workspaces n] [--factor f] [--users n] [--agents n] [--minute small|medium] [--per-step] [--dir path]`: the rollups bench section alone,
  * on a world kept between runs (the data directory survives, the world is loaded once), so a rollup
  * change can be measured in a minute instead of a whole `npm run bench`. Small-scale volumes; the
  * workspace count can be raised to see per-workspace effects. Migrations added since the last run are
  * applied first. Prints the load average next to every figure (the machine is shared).
  *
  * `--factor f` multiplies the small world's runs/events/calls (own database per factor: 20 workspaces
- * × factor 10 = 4M raw rows, loaded in about a minute, rebuilt in a few).
+ * × factor 10 = 4M raw rows, loaded in about a minute, rebuilt in a few). The medium bench's world is
+ * `--workspaces 20 --factor 100 --users 2000 --agents 25` (per-user rollups grow with the users).
  * `--rebuild-only [--repeat n]`: only the full 92-day rebuild, n times, each with the time per step
  * function from pg_stat_user_functions (track_functions = 'all' on this database): the rebuild's
  * profile without the minute's ingest.
@@ -35,6 +36,9 @@ const { values } = parseArgs({
     "ab-hourly": { type: "boolean" },
     dir: { type: "string", default: path() },
     factor: { type: "string", default: "1" },
+    // Users and agents per workspace (default: the small scale's 300 and 10; the medium bench has 2,000 and 25).
+    users: { type: "string" },
+    agents: { type: "string" },
     "rebuild-only": { type: "boolean" },
     repeat: { type: "string", default: "1" },
     // Rebuild window (default: the 92 days up to today); fixed dates keep A/B runs comparable across midnight.
@@ -49,15 +53,23 @@ const workspaces = z.coerce.number().int().min(1).max(40).parse(values.workspace
 const minuteScale = z.enum(["small", "medium"]).parse(values.minute);
 const factor = z.coerce.number().int().min(1).max(100).parse(values.factor);
 const repeat = z.coerce.number().int().min(1).max(20).parse(values.repeat);
+const users = z.coerce.number().int().min(1).max(100_000).default(SCALES.small.usersPerWorkspace).parse(values.users);
+const agents = z.coerce.number().int().min(1).max(1_000).default(SCALES.small.agentsPerWorkspace).parse(values.agents);
 const scale = {
   ...SCALES.small,
   workspaces,
+  usersPerWorkspace: users,
+  agentsPerWorkspace: agents,
   runs: SCALES.small.runs * factor,
   activityEvents: SCALES.small.activityEvents * factor,
   llmCalls: SCALES.small.llmCalls * factor,
 };
 const server = await ensureEmbeddedPostgres({ dir: values.dir });
-const database = factor === 1 ? `rollup_bench_w${workspaces}` : `rollup_bench_w${workspaces}_x${factor}`;
+const database =
+  `rollup_bench_w${workspaces}` +
+  (factor === 1 ? "" : `_x${factor}`) +
+  (users === SCALES.small.usersPerWorkspace ? "" : `_u${users}`) +
+  (agents === SCALES.small.agentsPerWorkspace ? "" : `_a${agents}`);
 await createDatabaseIfMissing(withDatabase(server.url, "postgres"), database);
 const ownerUrl = withDatabase(server.url, database);
 await runMigrations(ownerUrl);
