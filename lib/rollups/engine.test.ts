@@ -593,6 +593,49 @@ describe("hour pass on two connections (0133)", () => {
   });
 });
 
+describe("compute_period_metrics over contiguous and gapped periods (0137)", () => {
+  // 0137 buckets raw rows by expression and filters them per row only when the periods have gaps.
+  // Either way each period must get exactly the rows a call with that period alone gets (a wrong
+  // filter drops rows of a listed period; the brute-force property tests cover the values).
+  it("a list of periods equals one call per period, with and without gaps, by day and by hour", async () => {
+    await insertWorld(fixedWorld, "early");
+    await insertWorld(fixedWorld, "late");
+    const { rows: scopes } = await db.owner.query<{ id: string | null; tz: string }>(
+      "SELECT id::text, timezone AS tz FROM public.workspaces UNION ALL SELECT NULL, 'UTC' ORDER BY 1 NULLS LAST",
+    );
+    expect(scopes.length).toBeGreaterThan(1);
+    let compared = 0;
+    for (const scope of scopes) {
+      for (const grain of ["day", "hour"] as const) {
+        // Every period from the first with runs to the last (contiguous), and every other one (gaps).
+        const { rows } = await db.owner.query<{ starts: string[] }>(
+          `SELECT array_agg(s ORDER BY s)::text[] AS starts FROM (
+               SELECT DISTINCT analytics.period_start($2, $3, g) AS s
+               FROM (SELECT min(started_at) AS lo, max(started_at) AS hi FROM public.agent_runs
+                     WHERE $1::uuid IS NULL OR workspace_id = $1::uuid) r,
+                    generate_series(r.lo, r.hi, interval '1 hour') g) x`,
+          [scope.id, grain, scope.tz],
+        );
+        const all = rows[0].starts ?? [];
+        for (const set of [all.slice(0, 60), all.slice(0, 60).filter((_, i) => i % 2 === 0)]) {
+          const { rows: diff } = await db.owner.query<{ only_list: number; only_single: number; n: number }>(
+            `WITH list AS (SELECT * FROM analytics.compute_period_metrics($1::uuid, $2, $3::timestamptz[])),
+                  single AS (SELECT m.* FROM unnest($3::timestamptz[]) s,
+                             LATERAL analytics.compute_period_metrics($1::uuid, $2, ARRAY[s]) m)
+             SELECT (SELECT count(*) FROM (SELECT * FROM list EXCEPT ALL SELECT * FROM single) x)::int AS only_list,
+                    (SELECT count(*) FROM (SELECT * FROM single EXCEPT ALL SELECT * FROM list) x)::int AS only_single,
+                    (SELECT count(*) FROM list WHERE total_runs > 0)::int AS n`,
+            [scope.id, grain, set],
+          );
+          expect(diff[0]).toMatchObject({ only_list: 0, only_single: 0 });
+          compared += diff[0].n;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(20);
+  });
+});
+
 describe("late status change", () => {
   it("a run that fails days later corrects the day it started on (the update marks its hour)", async () => {
     await seedWorkspace("Europe/Berlin");
