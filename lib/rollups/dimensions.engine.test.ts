@@ -56,6 +56,38 @@ describe("usage rollups inside the rollup engine", () => {
     expect(r.has_cohorts).toBe(true);
   });
 
+  it("the platform's cohorts are written after the workspaces' of the same cycle", async () => {
+    // The platform's day batch runs in a lane beside the workspaces'; its cohort rows, which add up
+    // the workspaces' rows, must come after every lane.
+    await db.owner.query(
+      "TRUNCATE public.workspaces, analytics.cohort_refreshes, analytics.rollup_platform_dirty_hours CASCADE",
+    );
+    for (const seed of [3, 4]) {
+      const world = fc.sample(worldArbitrary(), { numRuns: 1, seed })[0];
+      const workspaceId = await loadWorld(db.owner, world);
+      await db.owner.query(
+        `INSERT INTO analytics.rollup_dirty_hours (workspace_id, hour)
+         SELECT DISTINCT $1::uuid, date_trunc('hour', t, 'UTC') FROM (
+             SELECT started_at AS t FROM public.agent_runs WHERE workspace_id = $1
+             UNION ALL SELECT created_at FROM public.llm_usage_logs WHERE workspace_id = $1) AS raw
+         ON CONFLICT DO NOTHING`,
+        [workspaceId],
+      );
+    }
+    await refreshDirtyRollups(db.owner);
+    const { rows } = await db.owner.query<{ period: string; platform: number; workspaces: number }>(
+      `SELECT cohort_period AS period,
+              sum(initial_users) FILTER (WHERE workspace_id IS NULL)::int AS platform,
+              sum(initial_users) FILTER (WHERE workspace_id IS NOT NULL)::int AS workspaces
+       FROM analytics.user_cohorts GROUP BY 1 ORDER BY 1`,
+    );
+    expect(rows.map((row) => row.period)).toEqual(["daily", "monthly", "weekly"]);
+    for (const row of rows) {
+      expect(row.workspaces).toBeGreaterThan(0);
+      expect(row.platform).toBe(row.workspaces);
+    }
+  });
+
   it("declare the tables they write, and a finished rebuild vacuums and analyzes them", async () => {
     const steps = rollupSteps();
     expect(steps.filter((step) => (step.tables ?? []).length === 0).map((step) => step.name)).toEqual([]);

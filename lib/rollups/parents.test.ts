@@ -18,7 +18,9 @@ beforeAll(async () => {
 });
 afterAll(async () => db.drop());
 beforeEach(async () => {
-  await db.owner.query("TRUNCATE public.workspaces, public.agent_run_keys, analytics.rollup_platform_dirty_hours CASCADE");
+  await db.owner.query(
+    "TRUNCATE public.workspaces, public.agent_run_keys, analytics.rollup_platform_dirty_hours CASCADE",
+  );
 });
 
 const rollupTables = () => [...new Set(rollupSteps().flatMap((step) => step.tables ?? []))].sort();
@@ -63,7 +65,9 @@ describe("rollup rows follow their workspace, user and agent (0140)", () => {
     const [doomed, kept] = await twoRolledUpWorkspaces();
     const before = { doomed: await rowsOf(doomed), kept: await rowsOf(kept) };
     // The world writes every table except, possibly, stage_daily (worlds may have no stages).
-    const written = Object.entries(before.doomed).filter(([, n]) => n > 0).map(([table]) => table);
+    const written = Object.entries(before.doomed)
+      .filter(([, n]) => n > 0)
+      .map(([table]) => table);
     expect(written).toEqual(expect.arrayContaining(rollupTables().filter((t) => t !== "analytics.stage_daily")));
 
     await db.owner.query("DELETE FROM public.workspaces WHERE id = $1", [doomed]);
