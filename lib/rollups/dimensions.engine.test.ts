@@ -11,6 +11,18 @@ beforeAll(async () => {
 });
 afterAll(async () => db.drop());
 
+/** Marks every hour of the workspace's runs and calls dirty, the way ingest does. */
+async function markWorkspaceDirty(workspaceId: string) {
+  await db.owner.query(
+    `INSERT INTO analytics.rollup_dirty_hours (workspace_id, hour)
+     SELECT DISTINCT $1::uuid, date_trunc('hour', t, 'UTC') FROM (
+         SELECT started_at AS t FROM public.agent_runs WHERE workspace_id = $1
+         UNION ALL SELECT created_at FROM public.llm_usage_logs WHERE workspace_id = $1) AS raw
+     ON CONFLICT DO NOTHING`,
+    [workspaceId],
+  );
+}
+
 describe("usage rollups inside the rollup engine", () => {
   it("are registered and filled by an incremental cycle from dirty hours", async () => {
     expect(rollupSteps().map((s) => s.name)).toEqual(
@@ -18,14 +30,7 @@ describe("usage rollups inside the rollup engine", () => {
     );
     const world = fc.sample(worldArbitrary(), { numRuns: 1, seed: 42 })[0];
     const workspaceId = await loadWorld(db.owner, world);
-    await db.owner.query(
-      `INSERT INTO analytics.rollup_dirty_hours (workspace_id, hour)
-       SELECT DISTINCT $1::uuid, date_trunc('hour', t, 'UTC') FROM (
-           SELECT started_at AS t FROM public.agent_runs WHERE workspace_id = $1
-           UNION ALL SELECT created_at FROM public.llm_usage_logs WHERE workspace_id = $1) AS raw
-       ON CONFLICT DO NOTHING`,
-      [workspaceId],
-    );
+    await markWorkspaceDirty(workspaceId);
     const stats = await refreshDirtyRollups(db.owner);
     expect(stats.rowsWritten.token_usage).toBeGreaterThan(0);
 
@@ -65,14 +70,7 @@ describe("usage rollups inside the rollup engine", () => {
     for (const seed of [3, 4]) {
       const world = fc.sample(worldArbitrary(), { numRuns: 1, seed })[0];
       const workspaceId = await loadWorld(db.owner, world);
-      await db.owner.query(
-        `INSERT INTO analytics.rollup_dirty_hours (workspace_id, hour)
-         SELECT DISTINCT $1::uuid, date_trunc('hour', t, 'UTC') FROM (
-             SELECT started_at AS t FROM public.agent_runs WHERE workspace_id = $1
-             UNION ALL SELECT created_at FROM public.llm_usage_logs WHERE workspace_id = $1) AS raw
-         ON CONFLICT DO NOTHING`,
-        [workspaceId],
-      );
+      await markWorkspaceDirty(workspaceId);
     }
     await refreshDirtyRollups(db.owner);
     const { rows } = await db.owner.query<{ period: string; platform: number; workspaces: number }>(

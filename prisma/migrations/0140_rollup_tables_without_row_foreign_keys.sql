@@ -56,80 +56,65 @@ CREATE FUNCTION analytics.lock_rollups_of_workspaces(p_workspace_ids uuid[])
 $$;
 REVOKE EXECUTE ON FUNCTION analytics.lock_rollups_of_workspaces(uuid[]) FROM PUBLIC;
 
--- SECURITY DEFINER: the cascade ran as the tables' owner, past row-level security; so does this.
-CREATE FUNCTION analytics.delete_rollups_of_deleted_workspaces()
+-- One function for the three parents: the rows of `deleted_rows` (every trigger names its transition
+-- table so) are workspaces, users or agents by TG_TABLE_NAME. SECURITY DEFINER: the cascade ran as
+-- the tables' owner, past row-level security; so does this.
+CREATE FUNCTION analytics.delete_rollups_of_deleted_parents()
     RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ids uuid[];
 BEGIN
-    SELECT array_agg(id) INTO ids FROM deleted_workspaces;
+    IF TG_TABLE_NAME = 'workspaces' THEN
+        SELECT array_agg(id) INTO ids FROM deleted_rows;
+    ELSE
+        SELECT array_agg(DISTINCT workspace_id) INTO ids FROM deleted_rows;
+    END IF;
     IF ids IS NULL THEN RETURN NULL; END IF;
     PERFORM analytics.lock_rollups_of_workspaces(ids);
-    DELETE FROM analytics.hourly_metrics WHERE workspace_id = ANY (ids);
-    DELETE FROM analytics.daily_metrics WHERE workspace_id = ANY (ids);
-    DELETE FROM analytics.agent_performance WHERE workspace_id = ANY (ids);
-    DELETE FROM analytics.user_cohorts WHERE workspace_id = ANY (ids);
-    DELETE FROM analytics.user_token_usage WHERE workspace_id = ANY (ids);
-    DELETE FROM analytics.user_daily_activity WHERE workspace_id = ANY (ids);
-    DELETE FROM analytics.user_first_active_days WHERE workspace_id = ANY (ids);
-    DELETE FROM analytics.run_hourly WHERE workspace_id = ANY (ids);
-    DELETE FROM analytics.run_user_daily WHERE workspace_id = ANY (ids);
-    DELETE FROM analytics.run_daily WHERE workspace_id = ANY (ids);
-    DELETE FROM analytics.run_daily_totals WHERE workspace_id = ANY (ids);
-    DELETE FROM analytics.llm_usage_hourly WHERE workspace_id = ANY (ids);
-    DELETE FROM analytics.llm_usage_user_daily WHERE workspace_id = ANY (ids);
-    DELETE FROM analytics.llm_usage_daily WHERE workspace_id = ANY (ids);
-    DELETE FROM analytics.llm_usage_daily_totals WHERE workspace_id = ANY (ids);
-    DELETE FROM analytics.stage_daily WHERE workspace_id = ANY (ids);
+
+    IF TG_TABLE_NAME = 'workspaces' THEN
+        DELETE FROM analytics.hourly_metrics WHERE workspace_id = ANY (ids);
+        DELETE FROM analytics.daily_metrics WHERE workspace_id = ANY (ids);
+        DELETE FROM analytics.agent_performance WHERE workspace_id = ANY (ids);
+        DELETE FROM analytics.user_cohorts WHERE workspace_id = ANY (ids);
+        DELETE FROM analytics.user_token_usage WHERE workspace_id = ANY (ids);
+        DELETE FROM analytics.user_daily_activity WHERE workspace_id = ANY (ids);
+        DELETE FROM analytics.user_first_active_days WHERE workspace_id = ANY (ids);
+        DELETE FROM analytics.run_hourly WHERE workspace_id = ANY (ids);
+        DELETE FROM analytics.run_user_daily WHERE workspace_id = ANY (ids);
+        DELETE FROM analytics.run_daily WHERE workspace_id = ANY (ids);
+        DELETE FROM analytics.run_daily_totals WHERE workspace_id = ANY (ids);
+        DELETE FROM analytics.llm_usage_hourly WHERE workspace_id = ANY (ids);
+        DELETE FROM analytics.llm_usage_user_daily WHERE workspace_id = ANY (ids);
+        DELETE FROM analytics.llm_usage_daily WHERE workspace_id = ANY (ids);
+        DELETE FROM analytics.llm_usage_daily_totals WHERE workspace_id = ANY (ids);
+        DELETE FROM analytics.stage_daily WHERE workspace_id = ANY (ids);
+    ELSIF TG_TABLE_NAME = 'users' THEN
+        -- The tables that had a key to public.users: per-user activity, token usage and first days.
+        DELETE FROM analytics.user_daily_activity t USING deleted_rows d
+        WHERE t.workspace_id = d.workspace_id AND t.user_id = d.id;
+        DELETE FROM analytics.user_token_usage t USING deleted_rows d
+        WHERE t.workspace_id = d.workspace_id AND t.user_id = d.id;
+        DELETE FROM analytics.user_first_active_days t USING deleted_rows d
+        WHERE t.workspace_id = d.workspace_id AND t.user_id = d.id;
+    ELSIF TG_TABLE_NAME = 'agents' THEN
+        -- The one table that had a key to public.agents.
+        DELETE FROM analytics.agent_performance t USING deleted_rows d
+        WHERE t.workspace_id = d.workspace_id AND t.agent_id = d.id;
+    END IF;
     RETURN NULL;
 END $$;
-REVOKE EXECUTE ON FUNCTION analytics.delete_rollups_of_deleted_workspaces() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION analytics.delete_rollups_of_deleted_parents() FROM PUBLIC;
 
 CREATE TRIGGER workspaces_delete_rollups
-    AFTER DELETE ON public.workspaces REFERENCING OLD TABLE AS deleted_workspaces
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics.delete_rollups_of_deleted_workspaces();
-
--- The tables that had a key to public.users: the per-user activity, token usage and first days.
-CREATE FUNCTION analytics.delete_rollups_of_deleted_users()
-    RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    workspace_ids uuid[];
-BEGIN
-    SELECT array_agg(DISTINCT workspace_id) INTO workspace_ids FROM deleted_users;
-    IF workspace_ids IS NULL THEN RETURN NULL; END IF;
-    PERFORM analytics.lock_rollups_of_workspaces(workspace_ids);
-    DELETE FROM analytics.user_daily_activity t USING deleted_users d
-    WHERE t.workspace_id = d.workspace_id AND t.user_id = d.id;
-    DELETE FROM analytics.user_token_usage t USING deleted_users d
-    WHERE t.workspace_id = d.workspace_id AND t.user_id = d.id;
-    DELETE FROM analytics.user_first_active_days t USING deleted_users d
-    WHERE t.workspace_id = d.workspace_id AND t.user_id = d.id;
-    RETURN NULL;
-END $$;
-REVOKE EXECUTE ON FUNCTION analytics.delete_rollups_of_deleted_users() FROM PUBLIC;
-
+    AFTER DELETE ON public.workspaces REFERENCING OLD TABLE AS deleted_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics.delete_rollups_of_deleted_parents();
 CREATE TRIGGER users_delete_rollups
-    AFTER DELETE ON public.users REFERENCING OLD TABLE AS deleted_users
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics.delete_rollups_of_deleted_users();
-
--- The one table that had a key to public.agents.
-CREATE FUNCTION analytics.delete_rollups_of_deleted_agents()
-    RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    workspace_ids uuid[];
-BEGIN
-    SELECT array_agg(DISTINCT workspace_id) INTO workspace_ids FROM deleted_agents;
-    IF workspace_ids IS NULL THEN RETURN NULL; END IF;
-    PERFORM analytics.lock_rollups_of_workspaces(workspace_ids);
-    DELETE FROM analytics.agent_performance t USING deleted_agents d
-    WHERE t.workspace_id = d.workspace_id AND t.agent_id = d.id;
-    RETURN NULL;
-END $$;
-REVOKE EXECUTE ON FUNCTION analytics.delete_rollups_of_deleted_agents() FROM PUBLIC;
-
+    AFTER DELETE ON public.users REFERENCING OLD TABLE AS deleted_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics.delete_rollups_of_deleted_parents();
 CREATE TRIGGER agents_delete_rollups
-    AFTER DELETE ON public.agents REFERENCING OLD TABLE AS deleted_agents
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics.delete_rollups_of_deleted_agents();
+    AFTER DELETE ON public.agents REFERENCING OLD TABLE AS deleted_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics.delete_rollups_of_deleted_parents();
 
 -- TRUNCATE (… CASCADE) of a parent empties the tables that referenced it. The platform-wide rows
 -- (workspace_id NULL) of hourly_metrics, daily_metrics and user_cohorts go too, as they did: their
