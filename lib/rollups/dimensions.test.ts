@@ -271,6 +271,35 @@ describe("dimension rollups", () => {
     expect(await actualTables(workspaceId)).toEqual(before);
   });
 
+  it("a second writer of the same range without the rollup lock fails whole and leaves the first one's rows (0143)", async () => {
+    // The engine and the rebuild hold the workspace's advisory lock; this is what the plain INSERT
+    // after the DELETE (no ON CONFLICT) does when something bypasses it: a unique violation, no mix.
+    const world = fc.sample(worldArbitrary(), { numRuns: 1, seed: 31 })[0];
+    const workspaceId = await loadWorld(db.owner, world);
+    const { from, to } = dayRange(world);
+    await rollup(workspaceId, from, to);
+    const first = await db.owner.connect();
+    const second = await db.owner.connect();
+    try {
+      await first.query("BEGIN");
+      await first.query("SELECT analytics.rollup_run_dimensions($1, $2::date, $3::date)", [workspaceId, from, to]);
+      const blocked = second
+        .query("SELECT analytics.rollup_run_dimensions($1, $2::date, $3::date)", [workspaceId, from, to])
+        .then(
+          () => "committed",
+          (error: { code?: string }) => error.code,
+        );
+      // The second waits for the first's row locks (its DELETE) until the first commits.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await first.query("COMMIT");
+      expect(await blocked).toBe("23505");
+    } finally {
+      first.release();
+      second.release();
+    }
+    await expectTablesToMatch(workspaceId, world);
+  });
+
   it("keeps the two 01:xx hours of a fall-back night apart", async () => {
     const world: World = {
       timezone: "America/New_York",
