@@ -281,6 +281,7 @@ describe("dimension rollups", () => {
     const first = await db.owner.connect();
     const second = await db.owner.connect();
     try {
+      const { rows: secondPid } = await second.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
       await first.query("BEGIN");
       await first.query("SELECT analytics.rollup_run_dimensions($1, $2::date, $3::date)", [workspaceId, from, to]);
       const blocked = second
@@ -289,8 +290,17 @@ describe("dimension rollups", () => {
           () => "committed",
           (error: { code?: string }) => error.code,
         );
-      // The second waits for the first's row locks (its DELETE) until the first commits.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The second waits for the first's row locks (its DELETE) until the first commits: commit only
+      // once it is seen waiting, so a slow machine cannot let it start after the commit.
+      for (let waited = 0; ; waited += 20) {
+        const { rows } = await db.owner.query<{ waiting: boolean }>(
+          "SELECT wait_event_type = 'Lock' AS waiting FROM pg_stat_activity WHERE pid = $1",
+          [secondPid[0].pid],
+        );
+        if (rows[0]?.waiting) break;
+        if (waited > 10_000) throw new Error("the second writer never waited for the first");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await first.query("COMMIT");
       expect(await blocked).toBe("23505");
     } finally {
