@@ -8,6 +8,7 @@ import { runMigrations } from "@/lib/db/migrate";
 import { appUrlFor, withDatabase } from "@/lib/db/urls";
 import { loadBenchWorld, SCALES } from "@/lib/bench/load";
 import { benchRollups, markMinuteDirty } from "@/lib/bench/rollups";
+import { measureRollupFloor, type FloorMode } from "@/lib/bench/floor";
 import { rebuildRollups, refreshDirtyRollups } from "@/lib/rollups/engine";
 import { rollupSteps } from "@/lib/rollups/steps";
 
@@ -24,6 +25,9 @@ import { rollupSteps } from "@/lib/rollups/steps";
  * `--rebuild-only [--repeat n]`: only the full 92-day rebuild, n times, each with the time per step
  * function from pg_stat_user_functions (track_functions = 'all' on this database): the rebuild's
  * profile without the minute's ingest.
+ * `--floor due|rebuild|both`: instead of the bench, the lower bounds of its two targets on the world as
+ * the last bench left it (lib/bench/floor.ts): inserting the rows a due cycle / a rebuild writes into
+ * empty copies of the rollup tables, and one read of the raw rows, each on two connections.
  */
 const { values } = parseArgs({
   options: {
@@ -44,6 +48,7 @@ const { values } = parseArgs({
     // Rebuild window (default: the 92 days up to today); fixed dates keep A/B runs comparable across midnight.
     from: { type: "string" },
     to: { type: "string" },
+    floor: { type: "string" },
   },
 });
 function path(): string {
@@ -54,6 +59,11 @@ const minuteScale = z.enum(["small", "medium"]).parse(values.minute);
 const factor = z.coerce.number().int().min(1).max(100).parse(values.factor);
 const repeat = z.coerce.number().int().min(1).max(20).parse(values.repeat);
 const users = z.coerce.number().int().min(1).max(100_000).default(SCALES.small.usersPerWorkspace).parse(values.users);
+const floorModes = z
+  .enum(["due", "rebuild", "both"])
+  .optional()
+  .transform((mode) => (mode === "both" ? (["due", "rebuild"] as const) : mode ? [mode] : []))
+  .parse(values.floor);
 const agents = z.coerce.number().int().min(1).max(1_000).default(SCALES.small.agentsPerWorkspace).parse(values.agents);
 const scale = {
   ...SCALES.small,
@@ -81,21 +91,37 @@ try {
     log(`loading ${workspaces} workspaces`);
     await loadBenchWorld(owner, scale, () => {});
   }
-  // The loader writes up to today's UTC midnight; anything later is an earlier run's ingested minute.
-  for (const table of ["analytics.user_activity", "public.llm_usage_logs"]) {
-    await owner.query(`DELETE FROM ${table} WHERE created_at >= date_trunc('day', now(), 'UTC')`);
-  }
-  await owner.query("DELETE FROM public.agent_runs WHERE started_at >= date_trunc('day', now(), 'UTC')");
-  // Without this the next minute lands next to the dead rows and every scan of today reads both.
-  await owner.query("VACUUM (ANALYZE) public.agent_runs, analytics.user_activity, public.llm_usage_logs");
-  if (values["rebuild-only"]) {
-    await rebuildOnly();
+  if (floorModes.length > 0) {
+    // The world as the last bench left it: its ingested minute and the rollups written from it.
+    for (const mode of floorModes) await floor(mode);
   } else {
-    await fullBench();
+    // The loader writes up to today's UTC midnight; anything later is an earlier run's ingested minute.
+    for (const table of ["analytics.user_activity", "public.llm_usage_logs"]) {
+      await owner.query(`DELETE FROM ${table} WHERE created_at >= date_trunc('day', now(), 'UTC')`);
+    }
+    await owner.query("DELETE FROM public.agent_runs WHERE started_at >= date_trunc('day', now(), 'UTC')");
+    // Without this the next minute lands next to the dead rows and every scan of today reads both.
+    await owner.query("VACUUM (ANALYZE) public.agent_runs, analytics.user_activity, public.llm_usage_logs");
+    if (values["rebuild-only"]) {
+      await rebuildOnly();
+    } else {
+      await fullBench();
+    }
   }
 } finally {
   await owner.end();
   await server.stop();
+}
+
+async function floor(mode: FloorMode): Promise<void> {
+  const result = await measureRollupFloor(owner, mode);
+  log(
+    `floor (${mode}): insert ${result.rowsWritten} rollup rows ${result.writeSeconds.toFixed(2)} s, ` +
+      `read ${result.rawRowsRead} raw rows ${result.readSeconds.toFixed(2)} s (two connections each)`,
+  );
+  for (const table of result.tables.filter((t) => t.seconds >= 0.05)) {
+    console.log(`  ${table.table}: ${table.rows} rows in ${table.seconds.toFixed(2)} s`);
+  }
 }
 
 /** The 92-day rebuild alone, `repeat` times, with seconds per step function (self + callees). */
